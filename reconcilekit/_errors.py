@@ -19,6 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 __all__ = [
     "ConfigurationError",
+    "InvalidArgumentError",
     "ReconcileKitError",
     "TemporaryError",
     "TerminalError",
@@ -55,8 +56,8 @@ class TemporaryError(ReconcileKitError):
     """
 
     def __init__(self, message: str, *, delay: float | None = None) -> None:
-        if delay is not None and delay < 0:
-            raise ValueError(f"TemporaryError delay must be >= 0, got {delay!r}")
+        if delay is not None and not delay >= 0:  # also rejects NaN
+            raise InvalidArgumentError(f"TemporaryError delay must be >= 0, got {delay!r}")
         super().__init__(message)
         self.delay = delay
 
@@ -71,6 +72,13 @@ class TerminalError(ReconcileKitError):
 
 class ConfigurationError(TerminalError):
     """The caller configured a reconcilekit object wrongly (bad argument, impossible combination)."""
+
+
+class InvalidArgumentError(ConfigurationError, ValueError):
+    """An argument is out of range (a negative delay, a zero worker count...).
+
+    Also a :class:`ValueError`, so code written against the standard library's conventions catches it.
+    """
 
 
 class ValidationError(TerminalError):

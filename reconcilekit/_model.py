@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import attrs
 
-from ._errors import ValidationError
+from ._errors import InvalidArgumentError, ValidationError
 
 __all__ = [
     "ApplyReport",
@@ -355,8 +355,8 @@ class Result:
 
     @requeue_after.validator
     def _check(self, _: attrs.Attribute[float | None], value: float | None) -> None:
-        if value is not None and value < 0:
-            raise ValueError(f"requeue_after must be >= 0, got {value!r}")
+        if value is not None and not value >= 0:  # also rejects NaN
+            raise InvalidArgumentError(f"requeue_after must be >= 0, got {value!r}")
 
 
 @attrs.frozen

@@ -1,10 +1,14 @@
-"""Test helpers shipped to users: in-memory fakes, a controller runner, and real-server harnesses.
+"""Test helpers shipped to users: in-memory fakes, a manual clock, a controller runner, real-server harnesses.
 
-The fakes are for fast unit tests; they are checked against the real implementations in reconcilekit's own
-test suite, and each documents what it does not do. For Kubernetes behaviour that matters, use
-:mod:`reconcilekit.testing.envtest` (a real kube-apiserver + etcd).
+The fakes (:class:`MemorySource`, :class:`MemorySink`) are for fast unit tests; reconcilekit's own suite
+checks them against the real implementations, and each documents what it does not do. For Kubernetes
+behaviour that matters, use :mod:`reconcilekit.testing.envtest` (a real kube-apiserver + etcd).
 """
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from ._clock import ManualClock
+from ._memory import MemorySink, MemorySource, PruneToEmptyError
+from ._runner import run_controller
+
+__all__ = ["ManualClock", "MemorySink", "MemorySource", "PruneToEmptyError", "run_controller"]
