@@ -8,14 +8,34 @@ forever from a de-duplicating work queue with backoff, requeues and periodic res
 
 from __future__ import annotations
 
+from ._engine import (
+    Clock,
+    Controller,
+    ControllerStateError,
+    EventStream,
+    ExponentialBackoff,
+    Interval,
+    InvalidKeyError,
+    InvalidResultError,
+    MaxOfRateLimiter,
+    Outcome,
+    RateLimiter,
+    ReconcileTimeoutError,
+    SystemClock,
+    TokenBucket,
+    Trigger,
+    default_rate_limiter,
+)
 from ._errors import (
     ConfigurationError,
+    InvalidArgumentError,
     ReconcileKitError,
     TemporaryError,
     TerminalError,
     ValidationError,
     redact_url,
 )
+from ._manifests import LoadManifests, PathOutsideRootError
 from ._model import (
     ApplyReport,
     Artifact,
@@ -29,6 +49,7 @@ from ._model import (
     ResourceSet,
     Result,
 )
+from ._pipeline import Pipeline, PipelineStatus
 from ._protocols import (
     Reconciler,
     ReconcilerFunc,
@@ -39,17 +60,35 @@ from ._protocols import (
     Transformer,
     TransformerFunc,
 )
+from ._yaml import YAMLError, load_documents
 
 __all__ = [
     "ApplyReport",
     "Artifact",
+    "Clock",
     "Condition",
     "ConfigurationError",
     "Context",
+    "Controller",
+    "ControllerStateError",
     "DuplicateResourceError",
+    "EventStream",
+    "ExponentialBackoff",
+    "Interval",
+    "InvalidArgumentError",
+    "InvalidKeyError",
     "InvalidResourceError",
+    "InvalidResultError",
+    "LoadManifests",
+    "MaxOfRateLimiter",
     "ObjectRef",
+    "Outcome",
+    "PathOutsideRootError",
+    "Pipeline",
+    "PipelineStatus",
+    "RateLimiter",
     "ReconcileKitError",
+    "ReconcileTimeoutError",
     "Reconciler",
     "ReconcilerFunc",
     "Request",
@@ -60,11 +99,17 @@ __all__ = [
     "SinkFunc",
     "Source",
     "SourceFunc",
+    "SystemClock",
     "TemporaryError",
     "TerminalError",
+    "TokenBucket",
     "Transformer",
     "TransformerFunc",
+    "Trigger",
     "ValidationError",
+    "YAMLError",
+    "default_rate_limiter",
+    "load_documents",
     "redact_url",
 ]
 
@@ -72,8 +117,5 @@ __all__ = [
 for _name in __all__:
     _obj = globals()[_name]
     if getattr(_obj, "__module__", "").startswith("reconcilekit._"):
-        try:
-            _obj.__module__ = "reconcilekit"
-        except (AttributeError, TypeError):  # builtins-like objects refuse; nothing to fix for them
-            pass
+        _obj.__module__ = "reconcilekit"
 del _name, _obj

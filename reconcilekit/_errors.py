@@ -5,8 +5,9 @@ decide what happens next:
 
 * :class:`TemporaryError` - the world may fix itself (network down, conflict, rate limit): retry after
   ``delay`` seconds, or with the controller's backoff when ``delay`` is ``None``.
-* :class:`TerminalError` - the input is wrong (bad YAML, unknown field, missing ref): retrying the same input
-  cannot help, so the key is not retried until something enqueues it again (an event, a resync, a new revision).
+* :class:`TerminalError` - the input is wrong (bad YAML, unknown field, missing ref): retrying the same
+  input cannot help, so the key is not retried until something enqueues it again (an event, a resync, a
+  new revision).
 * anything else, including foreign exceptions - retried with exponential backoff, as controller-runtime does.
 
 Domain errors subclass one of the two, so callers may catch either by category or by concrete class.

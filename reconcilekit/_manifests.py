@@ -61,7 +61,7 @@ class LoadManifests:
         if context.artifact is None:
             raise ConfigurationError("LoadManifests needs an artifact in the context (use it in a Pipeline)")
         loaded = await anyio.to_thread.run_sync(self.load, context.artifact.path)
-        return ResourceSet((*resources, *loaded))
+        return ResourceSet([*resources, *loaded])
 
     def load(self, artifact_root: Path) -> list[Resource]:
         """Read the manifests under ``artifact_root / path`` (blocking)."""
@@ -75,7 +75,11 @@ class LoadManifests:
         pattern = "**/*" if self.recursive else "*"
         for file in sorted(base.glob(pattern)):
             rel = file.relative_to(base)
-            if any(part.startswith(".") for part in rel.parts) or file.suffix not in {".yaml", ".yml", ".json"}:
+            if any(part.startswith(".") for part in rel.parts) or file.suffix not in {
+                ".yaml",
+                ".yml",
+                ".json",
+            }:
                 continue
             if not file.resolve().is_relative_to(root):
                 raise PathOutsideRootError(str(rel), str(root))

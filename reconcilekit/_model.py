@@ -9,7 +9,7 @@ changed behind its back.
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Hashable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -169,7 +169,8 @@ class Resource:
 
     def to_dict(self) -> dict[str, Any]:
         """A deep, mutable copy of the body."""
-        return _deep_copy(self.body)
+        copy: dict[str, Any] = _deep_copy(self.body)
+        return copy
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Resource):
@@ -178,6 +179,22 @@ class Resource:
 
     def __hash__(self) -> int:
         return hash(self.ref)
+
+
+def _resources(items: Iterable[Resource]) -> tuple[Resource, ...]:
+    return tuple(items)
+
+
+def _refs(items: Iterable[ObjectRef]) -> tuple[ObjectRef, ...]:
+    return tuple(items)
+
+
+def _str_map(m: Mapping[str, str]) -> dict[str, str]:
+    return dict(m)
+
+
+def _any_map(m: Mapping[str, Any]) -> dict[str, Any]:
+    return dict(m)
 
 
 def _deep_copy(value: Any) -> Any:
@@ -203,7 +220,7 @@ class ResourceSet:
         rs.replace(cm.evolve(new_body))
     """
 
-    _items: tuple[Resource, ...] = attrs.field(converter=tuple, alias="resources", default=())
+    _items: tuple[Resource, ...] = attrs.field(converter=_resources, alias="resources", default=())
     _index: Mapping[ObjectRef, int] = attrs.field(init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
@@ -267,11 +284,11 @@ class ResourceSet:
                 items[i] = res
         return ResourceSet(items)
 
-    def filter(self, predicate: Any) -> ResourceSet:
+    def filter(self, predicate: Callable[[Resource], bool]) -> ResourceSet:
         """A new set with the resources for which ``predicate(resource)`` is true, order kept."""
         return ResourceSet(r for r in self._items if predicate(r))
 
-    def map(self, fn: Any) -> ResourceSet:
+    def map(self, fn: Callable[[Resource], Resource]) -> ResourceSet:
         """A new set with ``fn(resource)`` for every resource, order kept (identities may change)."""
         return ResourceSet(fn(r) for r in self._items)
 
@@ -300,7 +317,7 @@ class Artifact:
     revision: str
     digest: str
     path: Path = attrs.field(converter=Path)
-    metadata: Mapping[str, str] = attrs.field(factory=dict, converter=lambda m: dict(m), eq=False)
+    metadata: Mapping[str, str] = attrs.field(factory=dict, converter=_str_map, eq=False)
 
 
 ConditionStatus = Literal["True", "False", "Unknown"]
@@ -373,7 +390,7 @@ class Context:
     artifact: Artifact | None = None
     revision: str | None = None
     dry_run: bool = False
-    values: Mapping[str, Any] = attrs.field(factory=dict, converter=lambda m: dict(m))
+    values: Mapping[str, Any] = attrs.field(factory=dict, converter=_any_map)
 
 
 @attrs.frozen
@@ -384,11 +401,11 @@ class ApplyReport:
     was reverted, or - in detect-only mode - left in place and reported).
     """
 
-    created: tuple[ObjectRef, ...] = attrs.field(default=(), converter=tuple)
-    configured: tuple[ObjectRef, ...] = attrs.field(default=(), converter=tuple)
-    unchanged: tuple[ObjectRef, ...] = attrs.field(default=(), converter=tuple)
-    pruned: tuple[ObjectRef, ...] = attrs.field(default=(), converter=tuple)
-    drifted: tuple[ObjectRef, ...] = attrs.field(default=(), converter=tuple)
+    created: tuple[ObjectRef, ...] = attrs.field(default=(), converter=_refs)
+    configured: tuple[ObjectRef, ...] = attrs.field(default=(), converter=_refs)
+    unchanged: tuple[ObjectRef, ...] = attrs.field(default=(), converter=_refs)
+    pruned: tuple[ObjectRef, ...] = attrs.field(default=(), converter=_refs)
+    drifted: tuple[ObjectRef, ...] = attrs.field(default=(), converter=_refs)
 
     @property
     def applied(self) -> tuple[ObjectRef, ...]:

@@ -9,7 +9,7 @@ so a broken commit never half-applies. Every run records status the way Flux doe
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -116,7 +116,9 @@ class Pipeline:
         for transformer in self.transformers:
             resources = await transformer.transform(resources, context)
             if not isinstance(resources, ResourceSet):
-                raise TypeError(f"{self.name}: transformer {transformer!r} returned {type(resources).__name__}")
+                raise TypeError(
+                    f"{self.name}: transformer {transformer!r} returned {type(resources).__name__}"
+                )
         return resources
 
     async def reconcile(self, request: Request) -> Result:
@@ -124,7 +126,9 @@ class Pipeline:
         self._generation += 1
         self._set(
             conditions=[
-                Condition("Reconciling", "True", "Progressing", "reconciliation in progress", self._generation)
+                Condition(
+                    "Reconciling", "True", "Progressing", "reconciliation in progress", self._generation
+                )
             ]
         )
         stage = "fetch"
@@ -148,7 +152,9 @@ class Pipeline:
         return Result(requeue_after=self.interval)
 
     def _context(self, artifact: Artifact) -> Context:
-        return Context(artifact=artifact, revision=artifact.revision, dry_run=self.dry_run, values=self.values)
+        return Context(
+            artifact=artifact, revision=artifact.revision, dry_run=self.dry_run, values=self.values
+        )
 
     def _failed(self, stage: str, exc: BaseException) -> None:
         reason = {"fetch": "ArtifactFailed", "build": "BuildFailed", "apply": "ApplyFailed"}[stage]
@@ -158,7 +164,9 @@ class Pipeline:
             # kstatus: Stalled means "will not progress without a change of input".
             conditions.append(Condition("Stalled", "True", reason, message, self._generation))
         else:
-            conditions.append(Condition("Reconciling", "True", "ProgressingWithRetry", message, self._generation))
+            conditions.append(
+                Condition("Reconciling", "True", "ProgressingWithRetry", message, self._generation)
+            )
         self._set(conditions=conditions)
 
     def _set(self, *, conditions: Iterable[Condition] | None = None, **changes: Any) -> None:
@@ -169,5 +177,3 @@ class Pipeline:
         self._status = attrs.evolve(self._status, **changes)
         if self._on_status is not None:
             self._on_status(self._status)
-
-

@@ -2,7 +2,8 @@
 
 ``Source.fetch`` → :class:`~reconcilekit.Artifact` → ``Transformer.transform`` (any number) →
 ``Sink.apply`` → :class:`~reconcilekit.ApplyReport`. A :class:`Reconciler` is what the
-:class:`~reconcilekit.Controller` drives; :class:`~reconcilekit.Pipeline` is one composed from the other three.
+:class:`~reconcilekit.Controller` drives; :class:`~reconcilekit.Pipeline` is one composed from the
+other three.
 
 Plain async functions fit through the ``*Func`` adapters, as controller-runtime's ``reconcile.Func``::
 
@@ -35,8 +36,8 @@ __all__ = [
 class Source(Protocol):
     """Fetches desired state as an immutable :class:`~reconcilekit.Artifact`.
 
-    A source returns the same artifact (same revision and digest) while nothing changed, and keeps its last good
-    artifact when a fetch fails, raising a :class:`~reconcilekit.TemporaryError` or
+    A source returns the same artifact (same revision and digest) while nothing changed, and keeps its last
+    good artifact when a fetch fails, raising a :class:`~reconcilekit.TemporaryError` or
     :class:`~reconcilekit.TerminalError` that names what failed.
     """
 

@@ -43,7 +43,9 @@ def load_documents(text: str | bytes, source: str) -> list[Any]:
         if has_anchor:
             aliases = sum(1 for e in yaml.parse(text, Loader=_Loader) if isinstance(e, yaml.AliasEvent))
             if aliases > MAX_ALIASES:
-                raise YAMLError(source, f"{aliases} YAML aliases, over the limit of {MAX_ALIASES} (alias bomb?)")
+                raise YAMLError(
+                    source, f"{aliases} YAML aliases, over the limit of {MAX_ALIASES} (alias bomb?)"
+                )
         return [doc for doc in yaml.load_all(text, Loader=_Loader) if doc is not None]
     except yaml.YAMLError as exc:
         raise YAMLError(source, f"invalid YAML: {exc}") from None

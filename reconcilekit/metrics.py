@@ -38,10 +38,16 @@ class _Family:
         from prometheus_client import Counter, Gauge, Histogram
 
         self.total = Counter(
-            "reconcilekit_reconcile_total", "Reconciles by result.", ["controller", "result"], registry=registry
+            "reconcilekit_reconcile_total",
+            "Reconciles by result.",
+            ["controller", "result"],
+            registry=registry,
         )
         self.errors = Counter(
-            "reconcilekit_reconcile_errors_total", "Reconciles that failed.", ["controller"], registry=registry
+            "reconcilekit_reconcile_errors_total",
+            "Reconciles that failed.",
+            ["controller"],
+            registry=registry,
         )
         self.duration = Histogram(
             "reconcilekit_reconcile_duration_seconds",
@@ -60,7 +66,9 @@ class _Family:
             registry=registry,
         )
         self.retries = Counter(
-            "reconcilekit_workqueue_retries_total", "Retries scheduled after failures.", ["controller"],
+            "reconcilekit_workqueue_retries_total",
+            "Retries scheduled after failures.",
+            ["controller"],
             registry=registry,
         )
 
@@ -95,7 +103,9 @@ class _Bound:
         queue = controller._queue  # the gauges read the live queue; no per-reconcile cost
         family.depth.labels(name).set_function(lambda: len(queue))
         family.adds.labels(name).set_function(lambda: queue.adds)
-        self._results = {r: family.total.labels(name, r) for r in ("success", "requeue_after", "error", "terminal")}
+        self._results = {
+            r: family.total.labels(name, r) for r in ("success", "requeue_after", "error", "terminal")
+        }
         self._errors = family.errors.labels(name)
         self._retries = family.retries.labels(name)
         self._duration = family.duration.labels(name)

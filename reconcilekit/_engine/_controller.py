@@ -67,7 +67,9 @@ class ReconcileTimeoutError(TemporaryError):
     """A reconcile ran longer than the controller's ``timeout`` and was cancelled; it is retried."""
 
     def __init__(self, controller: str, key: Hashable, timeout: float) -> None:
-        super().__init__(f"{controller}: reconcile of {key!r} timed out after {timeout:g} s and was cancelled")
+        super().__init__(
+            f"{controller}: reconcile of {key!r} timed out after {timeout:g} s and was cancelled"
+        )
         self.key = key
         self.timeout = timeout
 
@@ -115,12 +117,16 @@ class Trigger(Protocol):
         ...
 
 
+def _keys(items: Iterable[Hashable]) -> tuple[Hashable, ...]:
+    return tuple(items)
+
+
 @attrs.frozen
 class Interval:
     """A trigger that enqueues ``keys`` every ``seconds`` (the first time right away)."""
 
     seconds: float
-    keys: tuple[Hashable, ...] = attrs.field(converter=tuple)
+    keys: tuple[Hashable, ...] = attrs.field(converter=_keys)
     clock: Clock = attrs.field(factory=SystemClock)
 
     def __attrs_post_init__(self) -> None:
@@ -143,7 +149,7 @@ class EventStream:
     """
 
     events: AsyncIterable[object]
-    key_of: Callable[[object], Hashable | None] = lambda event: event  # type: ignore[assignment,return-value]
+    key_of: Callable[[object], Hashable | None] = lambda event: event
 
     async def run(self, enqueue: Callable[[Hashable], None]) -> None:
         """Enqueue the key of every event; an event whose key is ``None`` is ignored."""
@@ -215,7 +221,9 @@ class Controller:
         elif callable(reconciler):
             self._reconcile = ReconcilerFunc(reconciler).reconcile
         else:
-            raise ConfigurationError(f"{name}: expected a Reconciler or an async function, got {reconciler!r}")
+            raise ConfigurationError(
+                f"{name}: expected a Reconciler or an async function, got {reconciler!r}"
+            )
         self.name = name
         self.workers = workers
         self.timeout = timeout
@@ -267,12 +275,14 @@ class Controller:
             self._queue.add(key)
             return
         if not (after > 0 and math.isfinite(after)):
-            raise InvalidArgumentError(f"{self.name}: enqueue delay must be a finite number >= 0, got {after!r}")
+            raise InvalidArgumentError(
+                f"{self.name}: enqueue delay must be a finite number >= 0, got {after!r}"
+            )
         self._remember(key)
         self._add_at(key, self._clock.now() + after)
 
     def forget(self, key: Hashable) -> None:
-        """Stop resyncing ``key`` and drop its pending runs and failure history (e.g. the object was deleted)."""
+        """Stop resyncing ``key``; drop its pending runs and failure history (e.g. its object was deleted)."""
         if self._known is not None:
             self._known.discard(key)
         self._queue.discard(key)
@@ -354,7 +364,8 @@ class Controller:
         tb: TracebackType | None,
     ) -> bool | None:
         tg, self._tg = self._tg, None
-        assert tg is not None and self._workers_done is not None
+        assert tg is not None
+        assert self._workers_done is not None
         try:
             # Graceful shutdown: stop taking work, stop triggers and timers, let in-flight reconciles finish
             # within the deadline, then cancel whatever still runs.
@@ -444,9 +455,10 @@ class Controller:
             started = self._clock.now()
             try:
                 await trigger.run(self._enqueue_from_trigger)
-                return
             except Exception:
                 _log.exception("%s: trigger %r failed; restarting in %g s", self.name, trigger, delay)
+            else:
+                return
             if self._clock.now() - started > 60:
                 delay = 1.0
             await self._clock.sleep_until(self._clock.now() + delay)
@@ -560,7 +572,9 @@ class Controller:
             "retry_in": outcome.retry_in,
         }
         if outcome.kind == "terminal":
-            _log.error("%s: reconcile of %r failed terminally: %s", self.name, outcome.key, error, extra=fields)
+            _log.error(
+                "%s: reconcile of %r failed terminally: %s", self.name, outcome.key, error, extra=fields
+            )
         elif isinstance(error, ReconcileKitError):
             _log.warning(
                 "%s: reconcile of %r failed (retry in %.3g s): %s",
@@ -595,7 +609,7 @@ class BoundMetrics(Protocol):
 
 
 class MetricsSink(Protocol):
-    """Something that can produce metrics for a controller (see :class:`reconcilekit.metrics.PrometheusMetrics`)."""
+    """Produces metrics for a controller; see :class:`reconcilekit.metrics.PrometheusMetrics`."""
 
     def bind(self, controller: Controller) -> BoundMetrics:
         """Return the recorder for ``controller``; may register gauges that read its queue."""

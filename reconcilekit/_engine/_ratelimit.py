@@ -9,7 +9,7 @@ is still bounded overall.
 from __future__ import annotations
 
 import random
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterable
 from typing import Protocol
 
 import attrs
@@ -84,7 +84,9 @@ class TokenBucket:
 
     def __attrs_post_init__(self) -> None:
         if self.rate <= 0 or self.burst < 1:
-            raise InvalidArgumentError(f"token bucket needs rate > 0 and burst >= 1, got {self.rate}, {self.burst}")
+            raise InvalidArgumentError(
+                f"token bucket needs rate > 0 and burst >= 1, got {self.rate}, {self.burst}"
+            )
         self._tokens = float(self.burst)
 
     def when(self, key: Hashable, now: float) -> float:
@@ -103,11 +105,15 @@ class TokenBucket:
         return 0
 
 
+def _limiters(items: Iterable[RateLimiter]) -> tuple[RateLimiter, ...]:
+    return tuple(items)
+
+
 @attrs.define
 class MaxOfRateLimiter:
     """The largest delay any of ``limiters`` asks for; failures are counted by the first that counts them."""
 
-    limiters: tuple[RateLimiter, ...] = attrs.field(converter=tuple)
+    limiters: tuple[RateLimiter, ...] = attrs.field(converter=_limiters)
 
     def when(self, key: Hashable, now: float) -> float:
         """Ask every limiter (each records the failure) and return the largest delay."""

@@ -42,7 +42,9 @@ class MemorySource:
         artifact = await source.fetch()
     """
 
-    def __init__(self, files: Mapping[str, str | bytes] | None = None, *, revision: str | None = None) -> None:
+    def __init__(
+        self, files: Mapping[str, str | bytes] | None = None, *, revision: str | None = None
+    ) -> None:
         self._root = Path(tempfile.mkdtemp(prefix="reconcilekit-memsrc-"))
         self._finalizer = weakref.finalize(self, shutil.rmtree, self._root, ignore_errors=True)
         self._artifact: Artifact | None = None
@@ -100,7 +102,12 @@ class MemorySink:
     """
 
     def __init__(
-        self, *, prune: bool = True, allow_empty: bool = False, correct_drift: bool = True, name: str = "memory"
+        self,
+        *,
+        prune: bool = True,
+        allow_empty: bool = False,
+        correct_drift: bool = True,
+        name: str = "memory",
     ) -> None:
         self.prune = prune
         self.allow_empty = allow_empty
@@ -160,5 +167,3 @@ class MemorySink:
                 self.objects.pop(ref, None)
             self._last_applied = {r.ref: r for r in resources}
         return report
-
-
