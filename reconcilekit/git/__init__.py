@@ -1,0 +1,61 @@
+"""Git as a source of desired state, and as a target for write-back.
+
+:class:`GitSource` fetches a branch, tag, semver-selected tag, ref or commit with pygit2 and hands out
+an immutable :class:`~reconcilekit.Artifact` (revision in Flux's ``main@sha1:<sha>`` format, a content digest
+and a read-only snapshot directory). Polls that find nothing new cost one ref listing and return the same
+artifact. :class:`GitWriter` checks out a branch, commits the caller's edits and pushes them (image update
+automation).
+
+Errors are typed (:class:`GitUnreachableError` is temporary, :class:`RefNotFoundError` terminal, ...) and
+never contain credentials.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+from ._errors import (
+    AuthenticationError,
+    CorruptRepositoryError,
+    GitOperationError,
+    GitUnreachableError,
+    LimitExceededError,
+    NoMatchingTagError,
+    PushRejectedError,
+    RefNotFoundError,
+    RepositoryNotFoundError,
+    UnsafeContentError,
+    VerificationError,
+)
+from ._transport import FetchProgress, GitAuth
+from ._verify import GitVerify, SigningKey
+from ._writer import CommitAuthor, GitWriter
+
+__all__ = [
+    "AuthenticationError",
+    "CommitAuthor",
+    "CorruptRepositoryError",
+    "FetchProgress",
+    "GitAuth",
+    "GitOperationError",
+    "GitUnreachableError",
+    "GitVerify",
+    "GitWriter",
+    "LimitExceededError",
+    "NoMatchingTagError",
+    "PushRejectedError",
+    "RefNotFoundError",
+    "RepositoryNotFoundError",
+    "SigningKey",
+    "UnsafeContentError",
+    "VerificationError",
+]
+
+# Present the public path in reprs, docs and tracebacks.
+for _name in __all__:
+    _obj = globals()[_name]
+    if getattr(_obj, "__module__", "").startswith("reconcilekit.git._"):
+        # builtins-like objects refuse; nothing to fix for them
+        with contextlib.suppress(AttributeError, TypeError):
+            _obj.__module__ = "reconcilekit.git"
+del _name, _obj
