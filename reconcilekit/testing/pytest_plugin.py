@@ -6,4 +6,6 @@ modules and are listed in ``pytest_plugins`` below, so each stays next to the ha
 
 from __future__ import annotations
 
-pytest_plugins: list[str] = []
+pytest_plugins: list[str] = [
+    "reconcilekit.testing._fixtures_envtest",
+]
