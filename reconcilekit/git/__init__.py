@@ -27,17 +27,23 @@ from ._errors import (
     UnsafeContentError,
     VerificationError,
 )
+from ._snapshot import DEFAULT_EXCLUSIONS
+from ._source import DEFAULT_MAX_BYTES, DEFAULT_MAX_FILES, GitSource
 from ._transport import FetchProgress, GitAuth
 from ._verify import GitVerify, SigningKey
 from ._writer import CommitAuthor, GitWriter
 
 __all__ = [
+    "DEFAULT_EXCLUSIONS",
+    "DEFAULT_MAX_BYTES",
+    "DEFAULT_MAX_FILES",
     "AuthenticationError",
     "CommitAuthor",
     "CorruptRepositoryError",
     "FetchProgress",
     "GitAuth",
     "GitOperationError",
+    "GitSource",
     "GitUnreachableError",
     "GitVerify",
     "GitWriter",

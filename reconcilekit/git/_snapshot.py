@@ -1,0 +1,255 @@
+"""Materialize a Git tree as an immutable snapshot directory, applying ignore rules and safety limits.
+
+The snapshot is what a :class:`GitSource` hands downstream as ``Artifact.path``: plain files (read-only),
+directories and in-snapshot symlinks, never ``.git``. Ignore rules follow Flux: its default exclusions, then
+every ``.sourceignore`` file (gitignore syntax, scoped to its own directory), then the caller's ``ignore``
+patterns; the last matching pattern wins, and ``!pattern`` re-includes.
+
+Digest (``sha256:<hex>``): SHA-256 over every materialized entry in byte order of its snapshot-relative
+POSIX path, each contributing ``path NUL mode NUL size NUL content`` - ``mode`` is the Git mode in octal
+(``100644``, ``100755`` or ``120000``), ``content`` the file bytes or the symlink target. Only the tree's
+content enters the digest (no times, owners or umask), so the same tree gives the same digest on any machine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+import attrs
+import pygit2
+from pathspec.patterns.gitignore.spec import GitIgnoreSpecPattern
+
+from ._errors import LimitExceededError, RefNotFoundError, UnsafeContentError
+
+__all__ = ["DEFAULT_EXCLUSIONS", "IGNORE_FILE", "Snapshot", "materialize"]
+
+IGNORE_FILE = ".sourceignore"
+
+#: Flux's default exclusions (fluxcd/pkg sourceignore: VCS, file extensions, CI, extra), lowest priority.
+DEFAULT_EXCLUSIONS: tuple[str, ...] = (
+    # VCS
+    ".git/",
+    ".gitignore",
+    ".gitmodules",
+    ".gitattributes",
+    # binary file extensions
+    "*.jpg",
+    "*.jpeg",
+    "*.gif",
+    "*.png",
+    "*.wmv",
+    "*.flv",
+    "*.tar.gz",
+    "*.zip",
+    # CI
+    ".github/",
+    ".circleci/",
+    ".travis.yml",
+    ".gitlab-ci.yml",
+    "appveyor.yml",
+    ".drone.yml",
+    "cloudbuild.yaml",
+    "codeship-services.yml",
+    "codeship-steps.yml",
+    # extra
+    "**/.goreleaser.yml",
+    "**/.sops.yaml",
+    "**/.flux.yaml",
+)
+
+_MODE_TREE = 0o040000
+_MODE_LINK = 0o120000
+_MODE_EXEC = 0o100755
+_MODE_COMMIT = 0o160000
+
+
+def parse_patterns(lines: Iterable[str]) -> list[GitIgnoreSpecPattern]:
+    """Compile gitignore-syntax lines, skipping blanks and comments."""
+    out = []
+    for line in lines:
+        if not line.strip() or line.startswith("#"):
+            continue
+        pat = GitIgnoreSpecPattern(line.rstrip("\r"))
+        if pat.include is not None:
+            out.append(pat)
+    return out
+
+
+@attrs.frozen
+class _Rules:
+    """Patterns with the repository-relative directory (``""`` or ``"a/b/"``) they are scoped to."""
+
+    domain: str
+    patterns: tuple[GitIgnoreSpecPattern, ...]
+
+
+def _ignored(path: str, is_dir: bool, layers: list[_Rules]) -> bool:
+    result = False
+    probe = path + "/" if is_dir else path
+    for rules in layers:
+        if not probe.startswith(rules.domain):
+            continue
+        rel = probe[len(rules.domain) :]
+        for pat in rules.patterns:
+            if pat.match_file(rel) is not None:
+                result = bool(pat.include)
+    return result
+
+
+@attrs.frozen
+class Snapshot:
+    """A materialized tree: its directory, digest and size."""
+
+    path: Path
+    digest: str
+    files: int
+    bytes: int
+
+
+class _Builder:
+    def __init__(
+        self,
+        repo: pygit2.Repository,
+        url: str,
+        root: Path,
+        base: str,
+        user: list[_Rules],
+        defaults: list[_Rules],
+        max_files: int,
+        max_bytes: int,
+    ) -> None:
+        self.repo = repo
+        self.url = url
+        self.root = root
+        self.base = base  # repository-relative prefix of the snapshot root ("" or "deploy/")
+        self.user = user
+        self.defaults = defaults
+        self.max_files = max_files
+        self.max_bytes = max_bytes
+        self.files = 0
+        self.bytes = 0
+        self.records: list[tuple[bytes, int, bytes]] = []
+        self.links: list[Path] = []
+
+    def _count(self, size: int) -> None:
+        self.files += 1
+        self.bytes += size
+        if self.files > self.max_files:
+            raise LimitExceededError(self.url, "files", self.max_files)
+        if self.bytes > self.max_bytes:
+            raise LimitExceededError(self.url, "bytes", self.max_bytes)
+
+    def walk(self, tree: pygit2.Tree, repo_dir: str, out_dir: Path, stack: list[_Rules]) -> None:
+        layers = stack
+        # pygit2's Tree has no .get()
+        ignore_entry = tree[IGNORE_FILE] if IGNORE_FILE in tree else None  # noqa: SIM401
+        if ignore_entry is not None and ignore_entry.filemode != _MODE_TREE:
+            text = self.repo[ignore_entry.id].peel(pygit2.Blob).data.decode("utf-8", errors="replace")
+            layers = [*stack, _Rules(repo_dir, tuple(parse_patterns(text.splitlines())))]
+        all_layers = [*self.defaults, *layers, *self.user]
+        for entry in tree:
+            name = entry.name
+            if not name or name in (".", "..") or "/" in name or "\0" in name or "\\" in name:
+                raise UnsafeContentError(self.url, repo_dir + (name or ""), "invalid path name in tree")
+            repo_path = repo_dir + name
+            mode = entry.filemode
+            if mode == _MODE_COMMIT:
+                continue  # submodules are not fetched (recurse_submodules is not supported)
+            is_dir = mode == _MODE_TREE
+            if _ignored(repo_path, is_dir, all_layers):
+                continue
+            target = out_dir / name
+            if is_dir:
+                target.mkdir()
+                self.walk(self.repo[entry.id].peel(pygit2.Tree), repo_path + "/", target, layers)
+                continue
+            data = self.repo[entry.id].peel(pygit2.Blob).data
+            self._count(len(data))
+            rel = repo_path[len(self.base) :].encode()
+            if mode == _MODE_LINK:
+                link = os.fsdecode(data)
+                if "\0" in link or not link:
+                    raise UnsafeContentError(self.url, repo_path, "invalid symlink target")
+                os.symlink(link, target)
+                self.links.append(target)
+                self.records.append((rel, _MODE_LINK, data))
+                continue
+            with open(target, "xb") as fh:
+                fh.write(data)
+            executable = mode == _MODE_EXEC
+            os.chmod(target, 0o555 if executable else 0o444)
+            self.records.append((rel, _MODE_EXEC if executable else 0o100644, data))
+
+    def check_links(self) -> None:
+        # Resolve with the real file system once everything exists: lexical checks miss chains such as a
+        # link to "sub/d/../.." where sub/d is itself a link to "..".
+        real_root = os.path.realpath(self.root)
+        for link in self.links:
+            resolved = os.path.realpath(link)
+            if resolved != real_root and not resolved.startswith(real_root + os.sep):
+                rel = os.path.relpath(link, self.root)
+                raise UnsafeContentError(self.url, self.base + rel, "symlink points outside the snapshot")
+
+    def digest(self) -> str:
+        h = hashlib.sha256()
+        for rel, mode, data in sorted(self.records, key=lambda r: r[0]):
+            h.update(b"%s\0%o\0%d\0" % (rel, mode, len(data)))
+            h.update(data)
+        return "sha256:" + h.hexdigest()
+
+
+def materialize(
+    repo: pygit2.Repository,
+    commit: pygit2.Commit,
+    *,
+    url: str,
+    dest_parent: Path,
+    subpath: str | None,
+    ignore: str | None,
+    max_files: int,
+    max_bytes: int,
+) -> Snapshot:
+    """Write ``commit``'s tree (or its ``subpath`` subtree) under ``dest_parent/<digest>`` and return it.
+
+    Snapshots are content-addressed: an existing directory with the same digest is reused as is.
+    """
+    tree = commit.tree
+    base = ""
+    stack: list[_Rules] = []
+    if subpath:
+        parts = [p for p in subpath.strip("/").split("/") if p not in ("", ".")]
+        if ".." in parts:
+            raise UnsafeContentError(url, subpath, "path may not contain '..'")
+        for part in parts:
+            if IGNORE_FILE in tree and tree[IGNORE_FILE].filemode != _MODE_TREE:
+                text = repo[tree[IGNORE_FILE].id].peel(pygit2.Blob).data.decode("utf-8", errors="replace")
+                stack.append(_Rules(base, tuple(parse_patterns(text.splitlines()))))
+            if part not in tree or tree[part].filemode != _MODE_TREE:
+                raise RefNotFoundError(url, f"directory {subpath!r} at commit {commit.id}")
+            tree = repo[tree[part].id].peel(pygit2.Tree)
+            base += part + "/"
+    defaults = [_Rules(base, tuple(parse_patterns(DEFAULT_EXCLUSIONS)))]
+    user = [_Rules(base, tuple(parse_patterns(ignore.splitlines())))] if ignore else []
+
+    dest_parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=dest_parent))
+    try:
+        builder = _Builder(repo, url, tmp, base, user, defaults, max_files, max_bytes)
+        builder.walk(tree, base, tmp, stack)
+        builder.check_links()
+        digest = builder.digest()
+        final = dest_parent / digest.removeprefix("sha256:")
+        if final.exists():
+            shutil.rmtree(tmp)
+        else:
+            tmp.chmod(0o755)
+            os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return Snapshot(final, digest, builder.files, builder.bytes)
