@@ -16,8 +16,8 @@ Each case is a directory ``tests/kustomize/cases/<NN-name>/`` holding an input t
 
 A success case gets ``expected.yaml`` (kubectl's exact stdout); an error case gets ``expected-error.txt``
 (kubectl's stderr, for reference only: the engine's wording differs; klog's timestamp prefix and the
-absolute case path are normalised away so re-recording gives stable files). The files are committed, so the tests
-still compare against kustomize where kubectl is absent.
+absolute case path are normalised away so re-recording gives stable files). The files are committed, so
+the tests still compare against kustomize where kubectl is absent.
 
 Usage::
 
@@ -46,12 +46,12 @@ EXPECTED_ERROR = "expected-error.txt"
 KUSTOMIZE_VERSION = "v5.5.0"
 
 
-# klog's line prefix: severity, date, time, pid and source location ("E1126 05:31:09.958989   26726 run.go:72] ").
+# klog's line prefix: severity, date, time, pid, source ("E1126 05:31:09.958989   26726 run.go:72] ").
 _KLOG_PREFIX = re.compile(rb"^[IWEF]\d{4} \d{2}:\d{2}:\d{2}\.\d+\s+\d+ \S+:\d+\] ", re.MULTILINE)
 
 
 def normalise_stderr(case: Path, stderr: bytes) -> bytes:
-    """kubectl's stderr without klog prefixes and Go pointers, and with the case's absolute path replaced by ``<case>``."""
+    """kubectl's stderr without klog prefixes or Go pointers, the case's absolute path as ``<case>``."""
     text = _KLOG_PREFIX.sub(b"", stderr)
     # Go prints some values as pointers ("&{0xc000952000 <nil>}"), different on every run.
     text = re.sub(rb"0xc[0-9a-f]{9,}", b"0xPTR", text)
@@ -111,25 +111,30 @@ def record(case: Path, kubectl: str, check: bool) -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("prefixes", nargs="*", help="only cases whose directory name starts with one of these")
+    parser.add_argument(
+        "prefixes", nargs="*", help="only cases whose directory name starts with one of these"
+    )
     parser.add_argument("--check", action="store_true", help="compare with the recordings, write nothing")
     parser.add_argument("--kubectl", default="kubectl", help="kubectl binary (default: from PATH)")
     args = parser.parse_args(argv)
     kubectl = shutil.which(args.kubectl)
     if kubectl is None:
-        print(f"{args.kubectl} not found on PATH", file=sys.stderr)
+        sys.stderr.write(f"{args.kubectl} not found on PATH\n")
         return 2
     version = subprocess.run([kubectl, "version", "--client"], capture_output=True, text=True, check=False)
     if f"Kustomize Version: {KUSTOMIZE_VERSION}" not in version.stdout:
-        print(f"warning: recordings come from kustomize {KUSTOMIZE_VERSION}; kubectl says:\n{version.stdout}")
+        sys.stderr.write(f"warning: recordings come from kustomize {KUSTOMIZE_VERSION}; kubectl says:\n")
+        sys.stderr.write(version.stdout)
     cases = sorted(p for p in CASES.iterdir() if p.is_dir())
     if args.prefixes:
         cases = [c for c in cases if any(c.name.startswith(p) for p in args.prefixes)]
     with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
         problems = [p for p in pool.map(lambda c: record(c, kubectl, args.check), cases) if p]
     for problem in problems:
-        print(problem, file=sys.stderr)
-    print(f"{len(cases) - len(problems)}/{len(cases)} cases {'match' if args.check else 'recorded'}")
+        sys.stderr.write(problem + "\n")
+    sys.stdout.write(
+        f"{len(cases) - len(problems)}/{len(cases)} cases {'match' if args.check else 'recorded'}\n"
+    )
     return 1 if problems else 0
 
 
