@@ -1,0 +1,90 @@
+"""Image update automation: scan registries, pick tags with Flux-compatible policies, write them into Git.
+
+The flow, left to right:
+
+1. :class:`RegistryClient` lists a repository's tags through the OCI distribution API (pagination, bearer
+   token and basic auth, custom CA) and resolves tags to digests.
+2. An :class:`ImagePolicy` - an ordering policy (:class:`SemverPolicy`, :class:`AlphabeticalPolicy`,
+   :class:`NumericalPolicy`) with an optional :class:`TagFilter` - picks the latest tag, with the semantics of
+   Flux's image-reflector-controller.
+3. :func:`apply_setters` writes the chosen references into YAML fields marked
+   ``# {"$imagepolicy": "namespace:name"}``, changing only the bytes of each changed value.
+4. :class:`ImageUpdateAutomation` is the reconciler tying them together on an interval: scan, evaluate, set in
+   a Git checkout, commit and push (to the checkout branch or a review branch).
+
+The registry client uses aiohttp, so this package runs on asyncio (not trio).
+
+Example::
+
+    policy = ImagePolicy(SemverPolicy("^1.0"))
+    async with RegistryClient("https://registry.example") as client:
+        tag = policy.latest(await client.list_tags("team/app"))
+    apply_setters("deploy/", {"flux-system:app": f"registry.example/team/app:{tag}"})
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+from ._errors import (
+    InvalidImageReferenceError,
+    InvalidPolicyError,
+    InvalidYAMLError,
+    MalformedMarkerError,
+    ManifestNotFound,
+    NoMatchingTag,
+    RegistryAuthError,
+    RegistryError,
+    RegistryResponseError,
+    RegistryUnreachable,
+    RepositoryNotFound,
+    SetterError,
+    UnknownPolicyError,
+)
+from ._policy import (
+    AlphabeticalPolicy,
+    ImagePolicy,
+    NumericalPolicy,
+    Order,
+    SemverPolicy,
+    TagFilter,
+    TagPolicy,
+)
+from ._setters import Change, ImageReference, SetterKind, apply_setters, parse_image_reference
+
+__all__ = [
+    "AlphabeticalPolicy",
+    "Change",
+    "ImagePolicy",
+    "ImageReference",
+    "InvalidImageReferenceError",
+    "InvalidPolicyError",
+    "InvalidYAMLError",
+    "MalformedMarkerError",
+    "ManifestNotFound",
+    "NoMatchingTag",
+    "NumericalPolicy",
+    "Order",
+    "RegistryAuthError",
+    "RegistryError",
+    "RegistryResponseError",
+    "RegistryUnreachable",
+    "RepositoryNotFound",
+    "SemverPolicy",
+    "SetterError",
+    "SetterKind",
+    "TagFilter",
+    "TagPolicy",
+    "UnknownPolicyError",
+    "apply_setters",
+    "parse_image_reference",
+]
+
+# Present the public path in reprs, docs and tracebacks (as the top-level package does).
+for _name in __all__:
+    _obj = globals()[_name]
+    if getattr(_obj, "__module__", "").startswith("reconcilekit.images._"):
+        # typing aliases refuse the assignment; there is nothing to fix for them
+        with contextlib.suppress(AttributeError, TypeError):
+            _obj.__module__ = "reconcilekit.images"
+del _name, _obj, contextlib
