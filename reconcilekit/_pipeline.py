@@ -124,13 +124,12 @@ class Pipeline:
     async def reconcile(self, request: Request) -> Result:
         """Fetch → transform → apply once; update :attr:`status`; raise on failure (the sink untouched)."""
         self._generation += 1
-        self._set(
-            conditions=[
-                Condition(
-                    "Reconciling", "True", "Progressing", "reconciliation in progress", self._generation
-                )
-            ]
+        # Keep Ready as it was while the run is in progress (its transition time must survive a run that
+        # ends the same way); mark Reconciling.
+        in_progress = Condition(
+            "Reconciling", "True", "Progressing", "reconciliation in progress", self._generation
         )
+        self._set(conditions=[c for c in self._status.conditions if c.type == "Ready"] + [in_progress])
         stage = "fetch"
         try:
             artifact = await self.source.fetch()
