@@ -1,0 +1,81 @@
+"""Talking to Kubernetes: the :class:`Cluster` interface, :class:`KubeCluster`, keys, events and typed errors.
+
+Every Kubernetes part of reconcilekit (sinks, inventories, drift watches) talks to a :class:`Cluster`: a
+small async API - ``get``, ``list``/``list_pages``, ``watch``, ``create``/``update``/``patch``,
+server-side ``apply``, ``delete``, ``update_status``/``patch_status`` and ``resource_for`` (discovery) -
+that works for any kind, CRDs included. :class:`KubeCluster` implements it against an API server with
+kubernetes-asyncio; :class:`reconcilekit.testing.FakeCluster` implements it in memory for unit tests.
+
+Objects are plain ``dict`` trees. One object is named by an :class:`ObjectKey` (``ObjectRef`` + apiVersion)
+or by the object itself. Failures are :class:`ClusterError` subclasses that name the verb and the object::
+
+    async with await KubeCluster.from_kubeconfig(context="dev") as cluster:
+        live = await cluster.apply(manifest, field_manager="my-controller")
+        async with contextlib.aclosing(cluster.watch("v1", "ConfigMap", namespace="app")) as events:
+            async for event in events:
+                ...
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+from ._errors import (
+    AlreadyExistsError,
+    ClusterError,
+    ClusterUnreachableError,
+    ConflictError,
+    FieldConflict,
+    FieldManagerConflictError,
+    ForbiddenError,
+    GoneError,
+    InvalidObjectError,
+    KubeconfigError,
+    NotFoundError,
+    ServerError,
+    UnauthorizedError,
+    UnknownKindError,
+)
+from ._kube_cluster import DEFAULT_FIELD_MANAGER, KubeCluster
+from ._protocol import Cluster, PatchType, PropagationPolicy
+from ._types import KeyLike, ObjectKey, ObjectList, ResourceInfo, WatchEvent, WatchEventType
+
+__all__ = [
+    "DEFAULT_FIELD_MANAGER",
+    "AlreadyExistsError",
+    "Cluster",
+    "ClusterError",
+    "ClusterUnreachableError",
+    "ConflictError",
+    "FieldConflict",
+    "FieldManagerConflictError",
+    "ForbiddenError",
+    "GoneError",
+    "InvalidObjectError",
+    "KeyLike",
+    "KubeCluster",
+    "KubeconfigError",
+    "NotFoundError",
+    "ObjectKey",
+    "ObjectList",
+    "PatchType",
+    "PropagationPolicy",
+    "ResourceInfo",
+    "ServerError",
+    "UnauthorizedError",
+    "UnknownKindError",
+    "WatchEvent",
+    "WatchEventType",
+]
+
+# Present the public path in reprs, docs and tracebacks.
+for _name in __all__:
+    _obj = globals()[_name]
+    if getattr(_obj, "__module__", "").startswith("reconcilekit.kube._"):
+        # Aliases and typing constructs refuse a new __module__; nothing to fix for them.
+        with contextlib.suppress(AttributeError, TypeError):
+            _obj.__module__ = "reconcilekit.kube"
+del _name, _obj
+
+# Static proof that the implementation conforms (checked by mypy).
+_kube: type[Cluster] = KubeCluster
