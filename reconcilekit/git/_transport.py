@@ -243,6 +243,7 @@ _AUTH = (
 )
 _NOT_FOUND = (
     "could not find repository",
+    "no such repository",
     "unexpected http status code: 404",
     "repository not found",
     "not a git repository",
