@@ -62,6 +62,7 @@ DEFAULT_KUBERNETES_VERSION = "v1.32.13"
 
 _BUILD_SCRIPT = Path(__file__).resolve().parents[2] / "tools" / "envtest" / "build.sh"
 _LOG_TAIL_LINES = 30
+_START_ATTEMPTS = 3
 _ADMIN_USER = "reconcilekit-admin"
 
 
@@ -378,8 +379,9 @@ class _Process:
 
 # A POSIX shell that blocks reading its stdin (a pipe only this Python process holds the other end of). If the
 # Python process dies without cleaning up, the pipe closes, `read` returns, and the shell kills the server
-# process groups and removes the work directory. On a normal stop the shell is killed first.
-_WATCHDOG = 'read -r _ ; for g in $2; do kill -KILL -- "-$g" 2>/dev/null; done; rm -rf -- "$1"'
+# process groups and removes the work directory. On a normal stop the shell is killed first. (No "--" before
+# the negative pid: dash, Debian's sh, rejects "kill -KILL -- -PGID".)
+_WATCHDOG = 'read -r _ ; for g in $2; do kill -KILL "-$g" 2>/dev/null; done; rm -rf -- "$1"'
 
 _live: weakref.WeakSet[Environment] = weakref.WeakSet()
 _live_lock = threading.Lock()
@@ -498,14 +500,23 @@ class Environment:
             if self.work_dir is not None:
                 raise ConfigurationError("envtest Environment.start() called twice; stop() it first")
             self.binary_dir = find_binaries(self._binary_dir, auto_build=self._auto_build)
-            self.work_dir = Path(tempfile.mkdtemp(prefix="reconcilekit-envtest-", dir=_temp_parent()))
-            with _live_lock:
-                _live.add(self)
-            try:
-                self._start()
-            except BaseException:
-                self._stop_locked()
-                raise
+            for attempt in range(1, _START_ATTEMPTS + 1):
+                self.work_dir = Path(tempfile.mkdtemp(prefix="reconcilekit-envtest-", dir=_temp_parent()))
+                with _live_lock:
+                    _live.add(self)
+                try:
+                    self._start()
+                except ServerStartError as err:
+                    self._stop_locked()
+                    # The free ports were probed, then released for the servers to bind: another process can
+                    # take one in between. Only that race is worth a retry with new ports.
+                    if attempt < _START_ATTEMPTS and "address already in use" in err.log_tail:
+                        continue
+                    raise
+                except BaseException:
+                    self._stop_locked()
+                    raise
+                return
 
     def _start(self) -> None:
         assert self.work_dir is not None
