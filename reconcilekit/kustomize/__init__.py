@@ -1,0 +1,167 @@
+"""kustomize-compatible rendering in pure Python: the output of ``kubectl kustomize``, faster.
+
+:func:`build` reads a kustomization tree and returns a :class:`~reconcilekit.ResourceSet`; :func:`to_yaml`
+prints it exactly as ``kubectl kustomize`` (kustomize v5) does. Each builtin is also a
+:class:`~reconcilekit.Transformer` usable alone (:class:`Namespace`, :class:`NamePrefix`, :class:`Labels`,
+:class:`Images`, :class:`Patch`...), and :class:`Kustomize` composes them from a kustomization.yaml found in
+the pipeline's artifact. :class:`Substitute` is Flux's post-build variable substitution.
+
+Example::
+
+    from reconcilekit.kustomize import build, to_yaml
+    print(to_yaml(build("deploy/overlays/prod")), end="")
+
+Supported kustomization fields: resources (files, multi-document files, ``*List`` kinds, directories,
+nested bases), components, namespace, namePrefix, nameSuffix (with name-reference rewriting), labels,
+commonLabels, commonAnnotations, images, replicas, patches, patchesStrategicMerge, patchesJson6902,
+configMapGenerator, secretGenerator, generatorOptions, replacements, sortOptions, buildMetadata
+(originAnnotations). Fields kustomize knows but this engine does not run (helm, plugins, vars,
+configurations, crds, openapi) raise :class:`NotSupportedError`; unknown fields raise
+:class:`UnknownFieldError`.
+
+Security and limits:
+
+* Root-only load restriction (kustomize's default): a file outside the kustomization's directory, through
+  ``..`` or a symlink, raises :class:`FileOutsideRootError`. Bases (directories) may live elsewhere, as in
+  kustomize, but a base that contains a kustomization already being built raises :class:`CycleError`.
+* Remote bases (URLs) are refused unless ``allow_remote=True``; even then they raise
+  :class:`NotSupportedError` (fetch them with a Source instead).
+* Inputs are bounded: files over 64 MiB (``MAX_FILE_BYTES``), documents expanding through YAML aliases to
+  more than 2,000,000 nodes (``MAX_EXPANDED_NODES``) and nesting deeper than 500 levels (``MAX_DEPTH``)
+  raise :class:`LimitExceededError`.
+"""
+
+from __future__ import annotations
+
+import os
+
+from .._model import ResourceSet
+from ._errors import (
+    CycleError,
+    FileOutsideRootError,
+    GeneratorConflictError,
+    KustomizationError,
+    LimitExceededError,
+    MalformedYAMLError,
+    MissingFileError,
+    NotSupportedError,
+    PatchTargetNotFoundError,
+    ResourceConflictError,
+    UnknownFieldError,
+)
+from ._target import build_work
+from ._transformers import (
+    Annotations,
+    ConfigMapGenerator,
+    Image,
+    Images,
+    Kustomize,
+    Labels,
+    NamePrefix,
+    NameSuffix,
+    Namespace,
+    Patch,
+    Replacements,
+    Replicas,
+    SecretGenerator,
+    Substitute,
+    to_resource_set,
+)
+from ._yaml import MAX_DEPTH, MAX_EXPANDED_NODES, MAX_FILE_BYTES, dump_documents
+
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_EXPANDED_NODES",
+    "MAX_FILE_BYTES",
+    "Annotations",
+    "ConfigMapGenerator",
+    "CycleError",
+    "FileOutsideRootError",
+    "GeneratorConflictError",
+    "Image",
+    "Images",
+    "KustomizationError",
+    "Kustomize",
+    "Labels",
+    "LimitExceededError",
+    "MalformedYAMLError",
+    "MissingFileError",
+    "NamePrefix",
+    "NameSuffix",
+    "Namespace",
+    "NotSupportedError",
+    "Patch",
+    "PatchTargetNotFoundError",
+    "Replacements",
+    "Replicas",
+    "ResourceConflictError",
+    "SecretGenerator",
+    "Substitute",
+    "UnknownFieldError",
+    "build",
+    "to_yaml",
+]
+
+
+def build(
+    path: str | os.PathLike[str], *, load_restrictor: str = "root", allow_remote: bool = False
+) -> ResourceSet:
+    """Build the kustomization in directory ``path``, as ``kubectl kustomize path`` does.
+
+    Args:
+        path: a directory holding ``kustomization.yaml`` (or ``.yml``, or ``Kustomization``).
+        load_restrictor: ``"root"`` (default, kustomize's ``LoadRestrictionsRootOnly``): files must be
+            in or below their kustomization's directory. ``"none"`` lifts that restriction.
+        allow_remote: allow remote bases (URLs); they are then refused as not supported.
+
+    Returns:
+        The resources in kustomize's output order.
+
+    Raises:
+        KustomizationError: (or a subclass) naming the file at fault; all are
+            :class:`~reconcilekit.ValidationError` s.
+    """
+    if load_restrictor not in ("root", "none"):
+        raise ValueError(f"load_restrictor must be 'root' or 'none', got {load_restrictor!r}")
+    from . import _target
+
+    if load_restrictor == "none":
+        return to_resource_set(_build_unrestricted(path, allow_remote))
+    return to_resource_set(_target.build_work(path, allow_remote=allow_remote))
+
+
+def _build_unrestricted(path: str | os.PathLike[str], allow_remote: bool) -> list[object]:
+    from pathlib import Path
+
+    from . import _target
+
+    original = _target.RootLoader.read
+
+    def read(self: _target.RootLoader, ref: str) -> tuple[bytes, str]:
+        lexical, real = self.resolve(ref)
+        if not real.is_file():
+            raise MissingFileError(str(lexical), "is a directory, expected a file")
+        return real.read_bytes(), str(lexical)
+
+    # The restriction lives in one method; swap it for this build only (single-threaded by design).
+    _target.RootLoader.read = read  # type: ignore[method-assign]
+    try:
+        return list(_target.build_work(Path(path), allow_remote=allow_remote))
+    finally:
+        _target.RootLoader.read = original  # type: ignore[method-assign]
+
+
+def to_yaml(resources: ResourceSet) -> str:
+    """Multi-document YAML exactly as ``kubectl kustomize`` prints it (documents joined by ``---``)."""
+    return dump_documents([r.body for r in resources])
+
+
+_ = build_work
+for _name in __all__:
+    _obj = globals()[_name]
+    if getattr(_obj, "__module__", "").startswith("reconcilekit.kustomize._"):
+        try:
+            _obj.__module__ = "reconcilekit.kustomize"
+        except (AttributeError, TypeError):  # constants have no __module__ to set
+            pass
+del _name, _obj

@@ -1,0 +1,214 @@
+"""Strategic merge patch with Kubernetes semantics, as kustomize applies it.
+
+Maps merge key by key; ``null`` deletes; scalars replace. Lists of built-in kinds that Kubernetes declares
+with a patch merge key (containers by ``name``, ports by ``containerPort``, Service ports by ``port``...)
+merge element-wise: the patch's elements come first, in patch order (merged with their counterparts), then
+the original elements the patch did not mention, in original order - the order kustomize v5 prints.
+Other lists, and every list of a kind without a built-in schema (custom resources), are replaced.
+Directives: ``$patch: delete`` / ``$patch: replace`` on maps and list elements; ``$setElementOrder``,
+``$retainKeys`` and ``$deleteFromPrimitiveList`` are accepted and dropped.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["has_builtin_schema", "schema_for", "strategic_merge"]
+
+
+class _ListSchema:
+    __slots__ = ("item", "key", "primitive_merge")
+
+    def __init__(self, key: str | None, item: dict[str, Any] | None = None, primitive_merge: bool = False):
+        self.key = key
+        self.item = item
+        self.primitive_merge = primitive_merge
+
+
+_OBJECT_META: dict[str, Any] = {
+    "finalizers": _ListSchema(None, primitive_merge=True),
+    "ownerReferences": _ListSchema("uid"),
+}
+_CONTAINER: dict[str, Any] = {
+    "ports": _ListSchema("containerPort"),
+    "env": _ListSchema("name"),
+    "volumeMounts": _ListSchema("mountPath"),
+    "volumeDevices": _ListSchema("devicePath"),
+    "resizePolicy": _ListSchema("resourceName"),
+}
+_POD_SPEC: dict[str, Any] = {
+    "containers": _ListSchema("name", _CONTAINER),
+    "initContainers": _ListSchema("name", _CONTAINER),
+    "ephemeralContainers": _ListSchema("name", _CONTAINER),
+    "volumes": _ListSchema("name"),
+    "imagePullSecrets": _ListSchema("name"),
+    "hostAliases": _ListSchema("ip"),
+    "topologySpreadConstraints": _ListSchema("topologyKey"),
+    "resourceClaims": _ListSchema("name"),
+    "schedulingGates": _ListSchema("name"),
+}
+_POD_TEMPLATE: dict[str, Any] = {"metadata": _OBJECT_META, "spec": _POD_SPEC}
+_CONDITIONS = {"conditions": _ListSchema("type")}
+_WORKLOAD: dict[str, Any] = {"metadata": _OBJECT_META, "spec": {"template": _POD_TEMPLATE}, "status": _CONDITIONS}
+_JOB_TEMPLATE: dict[str, Any] = {"metadata": _OBJECT_META, "spec": {"template": _POD_TEMPLATE}}
+
+_KIND_SCHEMAS: dict[str, dict[str, Any]] = {
+    "Pod": {"metadata": _OBJECT_META, "spec": _POD_SPEC, "status": _CONDITIONS},
+    "PodTemplate": {"metadata": _OBJECT_META, "template": _POD_TEMPLATE},
+    "Deployment": _WORKLOAD,
+    "ReplicaSet": _WORKLOAD,
+    "DaemonSet": _WORKLOAD,
+    "StatefulSet": _WORKLOAD,
+    "ReplicationController": _WORKLOAD,
+    "Job": _WORKLOAD,
+    "CronJob": {"metadata": _OBJECT_META, "spec": {"jobTemplate": _JOB_TEMPLATE}},
+    "Service": {"metadata": _OBJECT_META, "spec": {"ports": _ListSchema("port")}},
+}
+
+_BUILTIN_GROUPS = frozenset(
+    {
+        "",
+        "apps",
+        "batch",
+        "policy",
+        "autoscaling",
+        "extensions",
+        "networking.k8s.io",
+        "rbac.authorization.k8s.io",
+        "storage.k8s.io",
+        "apiextensions.k8s.io",
+        "admissionregistration.k8s.io",
+        "scheduling.k8s.io",
+        "coordination.k8s.io",
+        "discovery.k8s.io",
+        "node.k8s.io",
+        "certificates.k8s.io",
+        "apiregistration.k8s.io",
+        "flowcontrol.apiserver.k8s.io",
+        "events.k8s.io",
+        "resource.k8s.io",
+    }
+)
+_META_ONLY: dict[str, Any] = {"metadata": _OBJECT_META}
+
+
+def has_builtin_schema(group: str) -> bool:
+    """Whether kustomize knows the kind's schema (built-in API groups) - else lists are replaced."""
+    return group in _BUILTIN_GROUPS
+
+
+def schema_for(group: str, kind: str) -> dict[str, Any] | None:
+    """The merge-key schema for a kind, or ``None`` for kinds kustomize has no schema for."""
+    if group not in _BUILTIN_GROUPS:
+        return None
+    return _KIND_SCHEMAS.get(kind, _META_ONLY)
+
+
+_DIRECTIVE_PREFIXES = ("$setElementOrder/", "$retainKeys", "$deleteFromPrimitiveList/")
+
+
+def _clean(value: Any) -> Any:
+    """A patch subtree added where nothing existed: drop directives and nulls."""
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            if k == "$patch" or (isinstance(k, str) and k.startswith(_DIRECTIVE_PREFIXES)) or v is None:
+                continue
+            out[k] = _clean(v)
+        return out
+    if isinstance(value, list):
+        return [
+            _clean(v) for v in value if not (isinstance(v, dict) and v.get("$patch") in ("delete", "replace"))
+        ]
+    return value
+
+
+def strategic_merge(base: Any, patch: Any, schema: dict[str, Any] | None) -> Any:
+    """Return ``base`` merged with ``patch`` (``base`` is modified and returned when it is a map).
+
+    Returns ``None`` when the patch deletes the whole object (``$patch: delete`` at the top).
+    """
+    if not isinstance(patch, dict):
+        return _clean(patch)
+    directive = patch.get("$patch")
+    if directive == "delete":
+        return None
+    if directive == "replace" or not isinstance(base, dict):
+        return _clean(patch)
+    for key, pval in patch.items():
+        if key == "$patch" or (isinstance(key, str) and key.startswith(_DIRECTIVE_PREFIXES)):
+            continue
+        if pval is None:
+            base.pop(key, None)
+            continue
+        sub = schema.get(key) if schema is not None else None
+        bval = base.get(key)
+        if isinstance(pval, dict):
+            if isinstance(bval, dict):
+                if pval.get("$patch") == "delete":
+                    del base[key]
+                    continue
+                merged = strategic_merge(bval, pval, sub if isinstance(sub, dict) else None)
+                if merged is None:
+                    del base[key]
+                else:
+                    base[key] = merged
+            elif pval.get("$patch") == "delete":
+                base.pop(key, None)
+            else:
+                base[key] = _clean(pval)
+        elif isinstance(pval, list):
+            if isinstance(bval, list) and isinstance(sub, _ListSchema):
+                base[key] = _merge_list(bval, pval, sub)
+            else:
+                cleaned = _clean(pval)
+                base[key] = cleaned
+        else:
+            base[key] = pval
+    return base
+
+
+def _merge_list(base: list[Any], patch: list[Any], ls: _ListSchema) -> list[Any]:
+    if any(isinstance(p, dict) and p.get("$patch") == "replace" for p in patch):
+        return [_clean(p) for p in patch if not (isinstance(p, dict) and p.get("$patch") == "replace")]
+    if ls.primitive_merge:
+        out = list(patch)
+        seen = set(map(_hashable, patch))
+        out.extend(b for b in base if _hashable(b) not in seen)
+        return out
+    key = ls.key
+    if key is None:
+        return [_clean(p) for p in patch]
+    index: dict[Any, int] = {}
+    for i, b in enumerate(base):
+        if isinstance(b, dict) and key in b:
+            index.setdefault(_hashable(b[key]), i)
+    used: set[int] = set()
+    deleted: set[int] = set()
+    out: list[Any] = []
+    for p in patch:
+        if not isinstance(p, dict) or key not in p:
+            out.append(_clean(p))
+            continue
+        i = index.get(_hashable(p[key]))
+        if p.get("$patch") == "delete":
+            if i is not None:
+                deleted.add(i)
+            continue
+        if i is None:
+            out.append(_clean(p))
+        else:
+            used.add(i)
+            merged = strategic_merge(base[i], p, ls.item)
+            if merged is not None:
+                out.append(merged)
+    out.extend(b for i, b in enumerate(base) if i not in used and i not in deleted)
+    return out
+
+
+def _hashable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return tuple(sorted((str(k), _hashable(v)) for k, v in value.items()))
+    if isinstance(value, list):
+        return tuple(_hashable(v) for v in value)
+    return value

@@ -1,0 +1,676 @@
+"""YAML in and out, the way kustomize reads and prints it.
+
+Reading follows go-yaml v3 (what kustomize's kyaml parses with): YAML 1.2 core scalars (``yes``/``on`` are
+strings, ``0x1F`` and ``012`` are Go integer literals), merge keys, unquoted dates become RFC 3339 strings.
+PyYAML's C parser does the tokenising; only scalar resolution is ours.
+
+Writing follows ``sigs.k8s.io/yaml`` + go-yaml v2 (kustomize prints ``JSONToYAML(json.Marshal(obj))``): map
+keys in go-yaml v2's "natural" order, block style, indentless sequences, strings quoted only when a YAML 1.1
+reader would misread them, plain and quoted scalars folded past column 80, multi-line strings as ``|`` blocks.
+The emitter below is a small port of libyaml's scalar writers (go-yaml v2 is itself a libyaml port), so the
+text is byte-identical for the documents kustomize handles.
+
+Limits (documented in the package docstring): a file larger than :data:`MAX_FILE_BYTES`, a document whose
+alias-expanded size exceeds :data:`MAX_EXPANDED_NODES`, or nesting deeper than :data:`MAX_DEPTH` is rejected
+before it can exhaust memory (the "billion laughs" alias bomb).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import functools
+import math
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import yaml
+from yaml.emitter import Emitter as _PyEmitter
+
+from ._errors import LimitExceededError, MalformedYAMLError
+
+__all__ = ["MAX_DEPTH", "MAX_EXPANDED_NODES", "MAX_FILE_BYTES", "dump_documents", "dump_one", "load_documents"]
+
+#: Largest file the loader reads, in bytes.
+MAX_FILE_BYTES = 64 * 1024 * 1024
+#: Largest number of nodes one document may expand to once aliases are followed.
+MAX_EXPANDED_NODES = 2_000_000
+#: Deepest nesting of mappings and sequences accepted in a document.
+MAX_DEPTH = 500
+
+# ---------------------------------------------------------------------------------------------------------
+# Reading: a YAML 1.2 (go-yaml v3) resolver on PyYAML's C parser.
+
+_INT_RE = re.compile(r"^[-+]?(?:0[xX][0-9a-fA-F_]+|0[oO][0-7_]+|0[bB][01_]+|[0-9][0-9_]*)$")
+_FLOAT_RE = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$|^[-+]?\.(?:inf|Inf|INF)$|^\.(?:nan|NaN|NAN)$")
+_NULL_RE = re.compile(r"^(?:~|null|Null|NULL|)$")
+_BOOL_RE = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
+_TS_RE = re.compile(
+    r"^[0-9][0-9][0-9][0-9]-[0-9][0-9]?-[0-9][0-9]?"
+    r"(?:(?:[Tt]|[ \t]+)[0-9][0-9]?:[0-9][0-9]:[0-9][0-9](?:\.[0-9]*)?"
+    r"(?:[ \t]*(?:Z|[-+][0-9][0-9]?(?::[0-9][0-9])?))?)?$"
+)
+
+
+class _Resolver12(yaml.resolver.BaseResolver):
+    """Implicit tags as go-yaml v3 resolves plain scalars."""
+
+
+_Resolver12.add_implicit_resolver("tag:yaml.org,2002:bool", _BOOL_RE, list("tTfF"))
+_Resolver12.add_implicit_resolver("tag:yaml.org,2002:int", _INT_RE, list("-+0123456789"))
+_Resolver12.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT_RE, list("-+0123456789."))
+_Resolver12.add_implicit_resolver("tag:yaml.org,2002:null", _NULL_RE, ["~", "n", "N", ""])
+_Resolver12.add_implicit_resolver("tag:yaml.org,2002:timestamp", _TS_RE, list("0123456789"))
+_Resolver12.add_implicit_resolver("tag:yaml.org,2002:merge", re.compile(r"^(?:<<)$"), ["<"])
+
+
+def go_parse_int(text: str) -> int | float:
+    """An integer literal as Go's ``strconv.ParseInt(s, 0, 64)`` reads it (a leading ``0`` is octal)."""
+    s = text.replace("_", "")
+    sign = -1 if s.startswith("-") else 1
+    body = s.lstrip("+-")
+    low = body.lower()
+    try:
+        if low.startswith("0x"):
+            value = int(body[2:], 16)
+        elif low.startswith("0o"):
+            value = int(body[2:], 8)
+        elif low.startswith("0b"):
+            value = int(body[2:], 2)
+        elif len(body) > 1 and body.startswith("0"):
+            value = int(body[1:], 8)
+        else:
+            value = int(body)
+    except ValueError:
+        # go-yaml falls back to a float parse ("09" is 9.0) and then to a string; a float is what Go keeps.
+        return float(body) * sign
+    value *= sign
+    if not -(2**63) <= value < 2**63:
+        return float(value)
+    return value
+
+
+class _Constructor(yaml.constructor.SafeConstructor):
+    def construct_go_int(self, node: yaml.Node) -> Any:
+        return go_parse_int(str(self.construct_scalar(node)))  # type: ignore[arg-type]
+
+    def construct_go_timestamp(self, node: yaml.Node) -> Any:
+        value = str(self.construct_scalar(node))  # type: ignore[arg-type]
+        return _go_timestamp(value)
+
+    def construct_go_float(self, node: yaml.Node) -> Any:
+        value = str(self.construct_scalar(node)).replace("_", "")  # type: ignore[arg-type]
+        low = value.lower()
+        if low.endswith(".inf"):
+            return -math.inf if value.startswith("-") else math.inf
+        if low == ".nan":
+            return math.nan
+        return float(value)
+
+
+_Constructor.add_constructor("tag:yaml.org,2002:int", _Constructor.construct_go_int)
+_Constructor.add_constructor("tag:yaml.org,2002:float", _Constructor.construct_go_float)
+_Constructor.add_constructor("tag:yaml.org,2002:timestamp", _Constructor.construct_go_timestamp)
+
+
+def _go_timestamp(value: str) -> str:
+    # kyaml decodes an unquoted timestamp to time.Time and JSON prints it as RFC 3339 (UTC keeps "Z").
+    m = re.match(r"^(\d{4})-(\d{1,2})-(\d{1,2})$", value)
+    if m:
+        y, mo, d = (int(x) for x in m.groups())
+        return f"{y:04d}-{mo:02d}-{d:02d}T00:00:00Z"
+    try:
+        norm = re.sub(r"[ \t]+", "T", value.strip(), count=1).replace("t", "T")
+        norm = re.sub(r"[ \t]+", "", norm)
+        if norm.endswith("Z"):
+            norm = norm[:-1] + "+00:00"
+        parsed = _dt.datetime.fromisoformat(norm)
+    except ValueError:
+        return value
+    if parsed.tzinfo is None or parsed.utcoffset() == _dt.timedelta(0):
+        base = parsed.replace(tzinfo=None).isoformat()
+        suffix = "Z"
+    else:
+        base = parsed.replace(tzinfo=None).isoformat()
+        off = parsed.utcoffset() or _dt.timedelta(0)
+        total = int(off.total_seconds() // 60)
+        sign = "+" if total >= 0 else "-"
+        suffix = f"{sign}{abs(total) // 60:02d}:{abs(total) % 60:02d}"
+    if "." in base:
+        base = base.rstrip("0").rstrip(".")
+    return base + suffix
+
+
+_CParser: Any = getattr(yaml, "CParser", None)
+if _CParser is None:  # pragma: no cover - PyYAML without libyaml: slower, same results
+    from yaml.composer import Composer
+    from yaml.parser import Parser
+    from yaml.reader import Reader
+    from yaml.scanner import Scanner
+
+    class _PyParser(Reader, Scanner, Parser, Composer):  # type: ignore[misc]
+        def __init__(self, stream: str) -> None:
+            Reader.__init__(self, stream)
+            Scanner.__init__(self)
+            Parser.__init__(self)
+            Composer.__init__(self)
+
+    _CParser = _PyParser
+
+
+class _Loader(_CParser, _Constructor, _Resolver12):  # type: ignore[misc]
+    def __init__(self, stream: str) -> None:
+        _CParser.__init__(self, stream)
+        _Constructor.__init__(self)
+        _Resolver12.__init__(self)
+
+
+def _check_shape(doc: Any, source: str) -> Any:
+    """Reject alias bombs and absurd nesting; give aliased subtrees their own copies."""
+    sizes: dict[int, int] = {}
+
+    def size(node: Any, depth: int) -> int:
+        if depth > MAX_DEPTH:
+            raise LimitExceededError(source, f"nesting deeper than {MAX_DEPTH} levels")
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        total = 1
+        if isinstance(node, dict):
+            for v in node.values():
+                total += size(v, depth + 1)
+        elif isinstance(node, list):
+            for v in node:
+                total += size(v, depth + 1)
+        if total > MAX_EXPANDED_NODES:
+            raise LimitExceededError(
+                source, f"document expands to more than {MAX_EXPANDED_NODES} nodes (YAML aliases)"
+            )
+        if isinstance(node, dict | list):
+            sizes[key] = total
+        return total
+
+    size(doc, 0)
+    return _unshare(doc)
+
+
+def _unshare(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: _unshare(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_unshare(v) for v in node]
+    return node
+
+
+_DEEP_FLOW = re.compile(r"[\[{]{200}")
+
+
+def load_documents(text: str | bytes, source: str) -> list[Any]:
+    """Parse every document of a YAML stream; raise :class:`MalformedYAMLError` naming ``source``."""
+    if len(text) > MAX_FILE_BYTES:
+        raise LimitExceededError(source, f"file larger than {MAX_FILE_BYTES} bytes")
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise MalformedYAMLError(source, f"not UTF-8: {exc}") from None
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    if _DEEP_FLOW.search(text):
+        # The C composer recurses per level; refuse before it can exhaust the stack.
+        raise LimitExceededError(source, "flow collections nested too deeply")
+    loader = _Loader(text)
+    docs: list[Any] = []
+    try:
+        while loader.check_data():
+            doc = loader.get_data()
+            if "&" in text or "*" in text or _max_depth_possible(text):
+                doc = _check_shape(doc, source)
+            docs.append(doc)
+    except yaml.YAMLError as exc:
+        raise MalformedYAMLError(source, str(exc)) from None
+    except RecursionError:
+        raise LimitExceededError(source, "document nested too deeply") from None
+    finally:
+        loader.dispose()
+    return docs
+
+
+def _max_depth_possible(text: str) -> bool:
+    # Block nesting deeper than MAX_DEPTH needs lines indented by at least that many columns.
+    return len(text) > MAX_DEPTH * 2 and (" " * MAX_DEPTH) in text
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Writing: go-yaml v2 output.
+
+_BEST_WIDTH = 80
+
+# Strings go-yaml v2 would read back as something else, so it double-quotes them.
+_V2_SPECIAL = frozenset(
+    "y Y yes Yes YES n N no No NO true True TRUE false False FALSE on On ON off Off OFF "
+    "~ null Null NULL .inf .Inf .INF +.inf +.Inf +.INF -.inf -.Inf -.INF .nan .NaN .NAN <<".split()
+)
+_V2_FLOAT = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$")
+_V2_BASE60 = re.compile(r"^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$")
+_V2_TS = re.compile(
+    r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}"
+    r"(?:(?:[Tt]|[ \t]+)[0-9]{1,2}:[0-9]{1,2}:[0-9]{1,2}(?:\.[0-9]*)?(?:[ \t]*(?:Z|[-+][0-9]{1,2}(?::[0-9]{2})?))?)?$"
+)
+_GO_INT = re.compile(r"^[-+]?(?:0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|0[0-7]*|[1-9][0-9]*)$")
+
+
+def _v2_misreads(s: str) -> bool:
+    if s == "" or s in _V2_SPECIAL:
+        return True
+    c = s[0]
+    if c in "-+.0123456789":
+        plain = s.replace("_", "")
+        if _GO_INT.match(plain) and not (plain.startswith(("+", "-")) and plain[1:2] == "_"):
+            return True
+        if _V2_FLOAT.match(plain) or _V2_BASE60.match(s):
+            return True
+        if _V2_TS.match(s):
+            # go-yaml v2 only resolves the timestamp formats time.Parse accepts.
+            return True
+    return False
+
+
+# Strings that are certainly written plain, without folding: no spaces, no indicators, v2-safe.
+_FAST_PLAIN = re.compile(r"^[A-Za-z0-9_./$(][A-Za-z0-9_./@=+$()-]*(?::[A-Za-z0-9_./@=+$()-]+)*$")
+
+_analyzer = _PyEmitter(None)  # type: ignore[arg-type]
+_analyzer.allow_unicode = True
+
+
+@functools.lru_cache(maxsize=65536)
+def _analysis(s: str) -> Any:
+    return _analyzer.analyze_scalar(s)
+
+
+_ESCAPES = {
+    "\0": "0",
+    "\x07": "a",
+    "\x08": "b",
+    "\x09": "t",
+    "\x0a": "n",
+    "\x0b": "v",
+    "\x0c": "f",
+    "\x0d": "r",
+    "\x1b": "e",
+    '"': '"',
+    "\\": "\\",
+    "\x85": "N",
+    "\xa0": "_",
+    "\u2028": "L",
+    "\u2029": "P",
+}
+
+
+def _printable(ch: str) -> bool:
+    return (
+        ch == "\n"
+        or "\x20" <= ch <= "\x7e"
+        or ch == "\x85"
+        or "\xa0" <= ch <= "\ud7ff"
+        or "\ue000" <= ch <= "\ufffd"
+        or "\U00010000" <= ch <= "\U0010ffff"
+    ) and ch != "\ufeff"
+
+
+class _Out:
+    """A tiny libyaml-style writer that tracks the column for folding."""
+
+    __slots__ = ("column", "parts")
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.column = 0
+
+    def write(self, s: str) -> None:
+        self.parts.append(s)
+        self.column += len(s)
+
+    def newline(self, indent: int) -> None:
+        self.parts.append("\n" + " " * indent)
+        self.column = indent
+
+
+def _write_plain(out: _Out, s: str, indent: int, allow_breaks: bool) -> None:
+    spaces = False
+    n = len(s)
+    i = 0
+    buf: list[str] = []
+    while i < n:
+        ch = s[i]
+        if ch == " ":
+            if allow_breaks and not spaces and out.column + len(buf) > _BEST_WIDTH and (i + 1 >= n or s[i + 1] != " "):
+                out.write("".join(buf))
+                buf = []
+                out.newline(indent)
+            else:
+                buf.append(ch)
+            spaces = True
+        else:
+            buf.append(ch)
+            spaces = False
+        i += 1
+    out.write("".join(buf))
+
+
+def _write_single(out: _Out, s: str, indent: int, allow_breaks: bool) -> None:
+    out.write("'")
+    spaces = False
+    breaks = False
+    n = len(s)
+    i = 0
+    while i < n:
+        ch = s[i]
+        if ch == " ":
+            if (
+                allow_breaks
+                and not spaces
+                and out.column > _BEST_WIDTH
+                and i != 0
+                and i != n - 1
+                and not (i + 1 < n and s[i + 1] == " ")
+            ):
+                out.newline(indent)
+            else:
+                out.write(ch)
+            spaces = True
+        elif ch == "\n":
+            # Only reached for strings with leading/trailing line breaks (libyaml's write_single_quoted).
+            if not breaks and ch == "\n":
+                out.parts.append("\n")
+            out.parts.append("\n")
+            out.column = 0
+            breaks = True
+            if i + 1 < n and s[i + 1] != "\n":
+                out.newline(indent)
+                out.parts[-1] = " " * indent
+        else:
+            if breaks:
+                breaks = False
+            if ch == "'":
+                out.write("'")
+            out.write(ch)
+            spaces = False
+        i += 1
+    out.write("'")
+
+
+def _write_double(out: _Out, s: str, indent: int, allow_breaks: bool) -> None:
+    out.write('"')
+    spaces = False
+    n = len(s)
+    for i, ch in enumerate(s):
+        if not _printable(ch) or ch in '"\\' or ch == "\n" or ch in "\x85\u2028\u2029":
+            esc = _ESCAPES.get(ch)
+            if esc is not None:
+                out.write("\\" + esc)
+            else:
+                code = ord(ch)
+                if code <= 0xFF:
+                    out.write(f"\\x{code:02X}")
+                elif code <= 0xFFFF:
+                    out.write(f"\\u{code:04X}")
+                else:
+                    out.write(f"\\U{code:08X}")
+            spaces = False
+        elif ch == " ":
+            if allow_breaks and not spaces and out.column > _BEST_WIDTH and i != 0 and i != n - 1:
+                out.newline(indent)
+                if i + 1 < n and s[i + 1] == " ":
+                    out.write("\\")
+            else:
+                out.write(ch)
+            spaces = True
+        else:
+            out.write(ch)
+            spaces = False
+    out.write('"')
+
+
+def _write_literal(out: _Out, s: str, indent: int) -> None:
+    hints = ""
+    if s[:1] in (" ", "\n"):
+        hints += "2"
+    if not s.endswith("\n"):
+        hints += "-"
+    elif len(s) == 1 or s[-2] == "\n":
+        hints += "+"
+    out.write("|" + hints)
+    lines = s.split("\n")
+    if s.endswith("\n"):
+        lines = lines[:-1]
+    pad = " " * indent
+    for line in lines:
+        out.parts.append("\n" + pad + line if line else "\n")
+    out.column = 0 if not lines or not lines[-1] else indent + len(lines[-1])
+
+
+def _scalar(out: _Out, s: str, indent: int, simple_key: bool) -> None:
+    """Write a string with go-yaml v2's style choice at the current column."""
+    if _FAST_PLAIN.match(s) and not _v2_misreads(s):
+        out.write(s)
+        return
+    misread = _v2_misreads(s)
+    if "\n" in s and not simple_key:
+        a = _analysis(s)
+        if a.allow_block:
+            _write_literal(out, s, indent)
+            return
+        _write_double(out, s, indent, True)
+        return
+    if misread:
+        _write_double(out, s, indent, not simple_key)
+        return
+    a = _analysis(s)
+    if a.allow_block_plain and not (simple_key and a.multiline):
+        _write_plain(out, s, indent, not simple_key)
+    elif a.allow_single_quoted:
+        _write_single(out, s, indent, not simple_key)
+    else:
+        _write_double(out, s, indent, not simple_key)
+
+
+def go_format_float(f: float) -> str:
+    """A float as JSON-then-go-yaml-v2 prints it (``1000`` for 1e3, ``1.5e+06`` for 1500000.5...)."""
+    if math.isnan(f) or math.isinf(f):
+        return ".nan" if math.isnan(f) else (".inf" if f > 0 else "-.inf")
+    if f.is_integer() and abs(f) < 1e21:
+        return str(int(f))
+    r = repr(f)
+    mant, _, exp_s = r.partition("e")
+    exp = int(exp_s) if exp_s else 0
+    neg = mant.startswith("-")
+    mant = mant.lstrip("-")
+    int_part, _, frac = mant.partition(".")
+    digits = (int_part + frac).lstrip("0")
+    # Decimal exponent of the first significant digit.
+    if int_part.strip("0"):
+        dexp = len(int_part.lstrip("0")) - 1 + exp
+    else:
+        dexp = -(len(frac) - len(frac.lstrip("0")) + 1) + exp
+    digits = digits.rstrip("0") or "0"
+    sign = "-" if neg else ""
+    # JSON prints the number, go-yaml v2 reads it back and formats it with %g: exponent form below 1e-4
+    # and from 1e6 on (integral values below 1e21 came back as integers above).
+    if dexp < -4 or dexp >= 6:
+        m = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
+        return f"{sign}{m}e{'+' if dexp >= 0 else '-'}{abs(dexp):02d}"
+    if dexp >= 0:
+        if len(digits) <= dexp + 1:
+            return sign + digits + "0" * (dexp + 1 - len(digits))
+        return sign + digits[: dexp + 1] + "." + digits[dexp + 1 :]
+    return sign + "0." + "0" * (-dexp - 1) + digits
+
+
+def _scalar_text(value: Any) -> str | None:
+    """Text for non-string scalars (always plain), or None for strings."""
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return go_format_float(value)
+    return None
+
+
+def _natural_cmp(a: str, b: str) -> int:
+    # go-yaml v2 keyList.Less: letters compare by code point, a non-letter sorts before a letter, and runs
+    # of digits compare by numeric value.
+    ar, br = a, b
+    for i in range(min(len(ar), len(br))):
+        ca, cb = ar[i], br[i]
+        if ca == cb:
+            continue
+        al, bl = ca.isalpha(), cb.isalpha()
+        if al and bl:
+            return -1 if ca < cb else 1
+        if al or bl:
+            return -1 if bl else 1
+        an = bn = 0
+        if ca == "0" or cb == "0":
+            j = i - 1
+            while j >= 0 and ar[j].isdigit():
+                if ar[j] != "0":
+                    an = bn = 1
+                    break
+                j -= 1
+        ai = i
+        while ai < len(ar) and ar[ai].isdigit():
+            an = an * 10 + int(ar[ai])
+            ai += 1
+        bi = i
+        while bi < len(br) and br[bi].isdigit():
+            bn = bn * 10 + int(br[bi])
+            bi += 1
+        if an != bn:
+            return -1 if an < bn else 1
+        if ai != bi:
+            return -1 if ai < bi else 1
+        return -1 if ca < cb else 1
+    if len(ar) == len(br):
+        return 0
+    return -1 if len(ar) < len(br) else 1
+
+
+_natural_key = functools.cmp_to_key(_natural_cmp)
+_SIMPLE_KEY = re.compile(r"^[A-Za-z]*$")
+_order_cache: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+
+def _sorted_keys(m: Mapping[Any, Any]) -> tuple[Any, ...]:
+    keys = tuple(m)
+    cached = _order_cache.get(keys)
+    if cached is not None:
+        return cached
+    if all(isinstance(k, str) for k in keys):
+        if all(_SIMPLE_KEY.match(k) for k in keys):
+            result = tuple(sorted(keys))
+        else:
+            result = tuple(sorted(keys, key=_natural_key))
+    else:
+        result = tuple(sorted(keys, key=lambda k: _natural_key(str(k))))
+    if len(_order_cache) < 100_000:
+        _order_cache[keys] = result
+    return result
+
+
+def _key_text(out: _Out, key: Any, indent: int) -> None:
+    text = _scalar_text(key)
+    if text is not None:
+        out.write(text)
+    else:
+        _scalar(out, str(key), indent, True)
+
+
+def _emit_mapping(out: _Out, m: Mapping[Any, Any], indent: int, first_inline: bool) -> None:
+    first = True
+    for key in _sorted_keys(m):
+        if first and first_inline:
+            first = False
+        else:
+            out.newline(indent)
+        first = False
+        _key_text(out, key, indent)
+        out.write(":")
+        _emit_value(out, m[key], indent, in_mapping=True)
+
+
+def _emit_sequence(out: _Out, seq: list[Any], indent: int, first_inline: bool) -> None:
+    first = True
+    for item in seq:
+        if first and first_inline:
+            first = False
+        else:
+            out.newline(indent)
+        first = False
+        out.write("- ")
+        if isinstance(item, Mapping) and item:
+            _emit_mapping(out, item, indent + 2, True)
+        elif isinstance(item, list) and item:
+            _emit_sequence(out, item, indent + 2, True)
+        else:
+            _emit_scalar_value(out, item, indent + 2)
+
+
+def _emit_value(out: _Out, value: Any, indent: int, in_mapping: bool) -> None:
+    if isinstance(value, Mapping):
+        if not value:
+            out.write(" {}")
+            return
+        out.newline(indent + 2)
+        _emit_mapping(out, value, indent + 2, True)
+    elif isinstance(value, list | tuple):
+        if not value:
+            out.write(" []")
+            return
+        # go-yaml v2 writes a sequence inside a mapping without extra indentation.
+        out.newline(indent)
+        _emit_sequence(out, list(value), indent, True)
+    else:
+        out.write(" ")
+        _emit_scalar_value(out, value, indent + 2)
+
+
+def _emit_scalar_value(out: _Out, value: Any, indent: int) -> None:
+    if isinstance(value, Mapping):
+        out.write("{}")
+        return
+    if isinstance(value, list | tuple):
+        out.write("[]")
+        return
+    text = _scalar_text(value)
+    if text is not None:
+        out.write(text)
+    else:
+        _scalar(out, str(value), indent, False)
+
+
+def dump_one(doc: Any) -> str:
+    """One document as go-yaml v2 (via sigs.k8s.io/yaml) prints it, ending with a newline."""
+    out = _Out()
+    if isinstance(doc, Mapping):
+        if not doc:
+            return "{}\n"
+        _emit_mapping(out, doc, 0, True)
+    elif isinstance(doc, list | tuple):
+        if not doc:
+            return "[]\n"
+        _emit_sequence(out, list(doc), 0, True)
+    else:
+        _emit_scalar_value(out, doc, 0)
+    out.parts.append("\n")
+    return "".join(out.parts)
+
+
+def dump_documents(docs: Iterator[Any] | list[Any]) -> str:
+    """Documents joined by ``---`` lines, as ``kustomize build`` prints a resource map."""
+    return "---\n".join(dump_one(d) for d in docs)
