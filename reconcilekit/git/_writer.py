@@ -224,7 +224,8 @@ class GitWriter:
                 repo.remotes["origin"].push([f"{plus}{_LOCAL}:{target}"], callbacks=cb)
         except Exception as exc:
             text = str(exc).lower()
-            if "fast-forward" in text or "fastforward" in text or "non-fast" in text or "rejected" in text:
+            # libgit2 refuses locally when the remote has commits we lack; servers say non-fast-forward.
+            if any(s in text for s in ("fast-forward", "fastforward", "rejected", "not present locally")):
                 return str(exc)
             raise
         if target in cb.push_errors:

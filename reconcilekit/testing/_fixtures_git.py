@@ -354,6 +354,7 @@ class GitSshServer:
         self.public_key = ""
         self.known_hosts = ""
         self.other_key = Path()
+        self.other_public_key = ""
 
     def start(self) -> None:
         """Generate keys, write the config and start ``sshd -D -e``."""
@@ -369,6 +370,7 @@ class GitSshServer:
         self.client_key = tmp / "client_key"
         self.other_key = tmp / "other_key"
         self.public_key = (tmp / "client_key.pub").read_text().strip()
+        self.other_public_key = (tmp / "other_key.pub").read_text().strip()
         (tmp / "authorized_keys").write_text(self.public_key + "\n")
         (tmp / "authorized_keys").chmod(0o600)
         self.port = _free_port()
