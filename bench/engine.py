@@ -18,6 +18,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import tracemalloc
 from pathlib import Path
@@ -75,11 +76,13 @@ def go_peer(keys: int) -> dict[int, float] | None:
     if go is None:
         print("peer: go not found; client-go workqueue comparison skipped")
         return None
-    exe = Path(os.environ.get("TMPDIR", "/tmp")) / "reconcilekit-bench-engine-go"
+    exe = Path(tempfile.gettempdir()) / "reconcilekit-bench-engine-go"
     env = dict(os.environ)
     # Share the module cache of tools/envtest/build.sh: client-go is already there after an envtest build.
     cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "reconcilekit" / "envtest"
-    env.setdefault("GOMODCACHE", str(Path(os.environ.get("RECONCILEKIT_ENVTEST_CACHE", cache)) / "go" / "mod"))
+    env.setdefault(
+        "GOMODCACHE", str(Path(os.environ.get("RECONCILEKIT_ENVTEST_CACHE", cache)) / "go" / "mod")
+    )
     env.setdefault("GOFLAGS", "-mod=mod")
     build = subprocess.run(
         [go, "build", "-o", str(exe), "."], cwd=HERE / "engine_go", env=env, capture_output=True, text=True
@@ -95,7 +98,9 @@ def go_peer(keys: int) -> dict[int, float] | None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--keys", type=int, default=100_000)
     parser.add_argument("--memory-keys", type=int, default=1_000_000)
     parser.add_argument("--no-go", action="store_true", help="skip the client-go peer")
@@ -107,7 +112,8 @@ def main() -> None:
         for metrics in (False, True):
             rate = max(anyio.run(_rate, args.keys, workers, metrics) for _ in range(3))
             results[workers, metrics] = rate
-            print(f"reconcilekit  workers={workers} metrics={'on ' if metrics else 'off'}  {rate:12,.0f} reconciles/s")
+            label = f"workers={workers} metrics={'on ' if metrics else 'off'}"
+            print(f"reconcilekit  {label}  {rate:12,.0f} reconciles/s")
     trio_rate = anyio.run(_rate, args.keys, 1, False, backend="trio")
     print(f"reconcilekit  workers=1 metrics=off trio {trio_rate:8,.0f} reconciles/s")
     peer = None if args.no_go else go_peer(args.keys)
@@ -119,7 +125,8 @@ def main() -> None:
                 f"reconcilekit/client-go = {ours / rate:.2f}x"
             )
     per_key, key_bytes = memory_per_key(args.memory_keys)
-    print(f"memory: {per_key:.0f} B per queued key at {args.memory_keys:,} keys (plus {key_bytes:.0f} B per key string)")
+    print(f"memory: {per_key:.0f} B per queued key at {args.memory_keys:,} keys", end=" ")
+    print(f"(plus {key_bytes:.0f} B per key string)")
     ok = results[1, False] >= 100_000 and per_key + key_bytes <= 1024
     print(f"targets (>= 100,000/s with 1 worker, <= 1 KiB per key): {'met' if ok else 'NOT met'}")
 

@@ -27,7 +27,9 @@ from reconcilekit import (
 from reconcilekit.testing import MemorySink, MemorySource
 
 BASE = {
-    "app/configmap.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web-config\ndata:\n  greeting: hello\n",
+    "app/configmap.yaml": (
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web-config\ndata:\n  greeting: hello\n"
+    ),
     "app/service.yaml": (
         "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  ports:\n  - port: 80\n"
         "  selector:\n    app: web\n"
