@@ -50,13 +50,23 @@ from ._policy import (
     TagFilter,
     TagPolicy,
 )
+from ._registry import (
+    DEFAULT_EXCLUSION_LIST,
+    MANIFEST_MEDIA_TYPES,
+    ImageRepository,
+    RegistryAuth,
+    RegistryClient,
+)
 from ._setters import Change, ImageReference, SetterKind, apply_setters, parse_image_reference
 
 __all__ = [
+    "DEFAULT_EXCLUSION_LIST",
+    "MANIFEST_MEDIA_TYPES",
     "AlphabeticalPolicy",
     "Change",
     "ImagePolicy",
     "ImageReference",
+    "ImageRepository",
     "InvalidImageReferenceError",
     "InvalidPolicyError",
     "InvalidYAMLError",
@@ -65,7 +75,9 @@ __all__ = [
     "NoMatchingTag",
     "NumericalPolicy",
     "Order",
+    "RegistryAuth",
     "RegistryAuthError",
+    "RegistryClient",
     "RegistryError",
     "RegistryResponseError",
     "RegistryUnreachable",

@@ -9,4 +9,5 @@ from __future__ import annotations
 pytest_plugins: list[str] = [
     "reconcilekit.testing._fixtures_envtest",
     "reconcilekit.testing._fixtures_git",
+    "reconcilekit.testing._fixtures_registry",
 ]
