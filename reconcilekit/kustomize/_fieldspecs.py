@@ -60,7 +60,8 @@ def split_path(path: str) -> tuple[str, ...]:
             cur += ch
         i += 1
     parts.append(cur)
-    return tuple(p[:-2] if p.endswith("[]") else p for p in parts if p)
+    # "containers[]" keeps its marker: a list named so is walked but never created.
+    return tuple(p for p in parts if p)
 
 
 def apply_at(
@@ -78,13 +79,16 @@ def apply_at(
     if not isinstance(node, dict):
         return
     key = segments[0]
+    is_list = key.endswith("[]")
+    if is_list:
+        key = key[:-2]
     if len(segments) == 1:
-        if key in node or create:
+        if key in node or (create and not is_list):
             fn(node, key)
         return
     child = node.get(key)
     if child is None:
-        if not create:
+        if not create or is_list:
             return
         child = {}
         node[key] = child

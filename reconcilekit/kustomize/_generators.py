@@ -31,6 +31,14 @@ def merge_options(local: Mapping[str, Any] | None, global_: Mapping[str, Any] | 
     return out
 
 
+def _wrapped_b64(data: bytes) -> str:
+    # kustomize's encodeBase64 wraps at 70 columns, ending every line with a newline once there are two.
+    text = b64(data)
+    if len(text) < 70:
+        return text
+    return "".join(text[i : i + 70] + "\n" for i in range(0, len(text), 70))
+
+
 def _remove_quotes(value: str) -> str:
     if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
         return value[1:-1]
@@ -107,7 +115,7 @@ def generate(
                 source, f"cannot add key {key}, another key by that name already exists in {kind} {name}"
             )
         if kind == "Secret":
-            data_map[key] = b64(value if isinstance(value, bytes) else value.encode("utf-8"))
+            data_map[key] = _wrapped_b64(value if isinstance(value, bytes) else value.encode("utf-8"))
         elif isinstance(value, bytes):
             try:
                 data_map[key] = value.decode("utf-8")

@@ -186,9 +186,9 @@ def split_image(image: str) -> tuple[str, str, str]:
 
 def _image_matcher(name: str) -> re.Pattern[str]:
     try:
-        return re.compile("^" + name + r"(@sha256)?(:[a-zA-Z0-9_.{}-]*)?$")
+        return re.compile("^" + name + r"(@sha256)?(:[a-zA-Z0-9_.{}-]*)?(@sha256:[a-zA-Z0-9]*)?$")
     except re.error:
-        return re.compile("^" + re.escape(name) + r"(@sha256)?(:[a-zA-Z0-9_.{}-]*)?$")
+        return re.compile("^" + re.escape(name) + r"(@sha256)?(:[a-zA-Z0-9_.{}-]*)?(@sha256:[a-zA-Z0-9]*)?$")
 
 
 def update_image(value: str, image: Mapping[str, Any]) -> str:
@@ -274,9 +274,10 @@ class Selector:
     __slots__ = ("annotation_selector", "group", "kind", "label_selector", "name", "namespace", "version")
 
     def __init__(self, spec: Mapping[str, Any]) -> None:
-        self.group = spec.get("group")
-        self.version = spec.get("version")
-        self.kind = spec.get("kind")
+        # Every string field is an anchored regular expression (kustomize compiles "^(?:" + s + ")$").
+        self.group = _anchored(spec.get("group"))
+        self.version = _anchored(spec.get("version"))
+        self.kind = _anchored(spec.get("kind"))
         self.name = _anchored(spec.get("name"))
         self.namespace = _anchored(spec.get("namespace"))
         self.label_selector = parse_label_selector(spec.get("labelSelector"))
@@ -291,11 +292,11 @@ class Selector:
             return False
         if self.name is not None and not (self.name.match(org.name) or self.name.match(cur.name)):
             return False
-        if self.kind and self.kind != cur.kind:
+        if self.kind is not None and not self.kind.match(cur.kind):
             return False
-        if self.group is not None and self.group != "" and self.group != cur.group:
+        if self.group is not None and not self.group.match(cur.group):
             return False
-        if self.version and self.version != cur.version:
+        if self.version is not None and not self.version.match(cur.version):
             return False
         if self.label_selector is not None and not _selector_matches(self.label_selector, res.labels()):
             return False
@@ -308,7 +309,10 @@ class Selector:
 def _anchored(pattern: Any) -> re.Pattern[str] | None:
     if pattern is None or pattern == "":
         return None
-    return re.compile(f"^(?:{pattern})$")
+    try:
+        return re.compile(f"^(?:{pattern})$")
+    except re.error as exc:
+        raise KustomizationError("target selector", f"invalid regular expression {pattern!r}: {exc}") from None
 
 
 _Requirement = tuple[str, str, tuple[str, ...]]
@@ -387,7 +391,7 @@ def _patch_id(patch: Mapping[str, Any]) -> ResId:
 
 def _apply_smp_to(res: WorkResource, patch: Mapping[str, Any], options: Mapping[str, Any]) -> bool:
     """Patch one resource; return False when the patch deleted it."""
-    name, namespace, kind = res.name, res.metadata.get("namespace"), res.kind
+    name, namespace, kind, api_version = res.name, res.metadata.get("namespace"), res.kind, res.api_version
     allow_name = bool(options.get("allowNameChange"))
     allow_kind = bool(options.get("allowKindChange"))
     if allow_name or allow_kind:
@@ -398,7 +402,9 @@ def _apply_smp_to(res: WorkResource, patch: Mapping[str, Any], options: Mapping[
         return False
     res.obj = merged
     if not allow_kind:
+        # A targeted patch takes the target's GVK (its own apiVersion/kind are only placeholders).
         res.obj["kind"] = kind
+        res.obj["apiVersion"] = api_version
     if not allow_name:
         res.set_name(name)
     if namespace is None:
@@ -457,10 +463,15 @@ def apply_json6902(
     for res in resources:
         if not target.matches(res):
             continue
+        before = res.cur_id()
         try:
             res.obj = patch.apply(res.obj, in_place=True)
         except Exception as exc:  # JsonPatchConflict, JsonPointerException, KeyError...
-            raise KustomizationError(source, f"JSON patch failed on {res.cur_id()}: {exc}") from None
+            raise KustomizationError(source, f"JSON patch failed on {before}: {exc}") from None
+        after = res.cur_id()
+        if (after.name, after.namespace, after.kind) != (before.name, before.namespace, before.kind):
+            # A rename by patch is followed by references, like a prefix (kustomize keeps the old id).
+            res.prev_ids.append(before)
     return resources
 
 
@@ -712,7 +723,7 @@ def sort_resources(
     order_first: Sequence[str] = _ORDER_FIRST,
     order_last: Sequence[str] = _ORDER_LAST,
 ) -> list[WorkResource]:
-    """kustomize's legacy order: listed kinds first and last, ties by GVK then id string."""
+    """kustomize's legacy order: listed kinds first and last, then by GVK, namespace and name."""
     rank: dict[str, int] = {}
     for i, kind in enumerate(order_first):
         rank[kind] = -len(order_first) + i
@@ -720,8 +731,12 @@ def sort_resources(
         rank[kind] = i + 1
 
     def key(res: WorkResource) -> tuple[int, str, str]:
+        # Within one GVK kustomize compares a legacy id string: namespace ("~X" when unset, so those
+        # come last) then name.
         cid = res.cur_id()
-        return (rank.get(cid.kind, 0), gvk_string(cid.group, cid.version, cid.kind), str(cid))
+        # kyaml's legacy GVK string: group first, "~G"/"~V" when empty (so the core group sorts last).
+        gvk = f"{cid.group or '~G'}_{cid.version or '~V'}_{cid.kind or '~K'}"
+        return (rank.get(cid.kind, 0), gvk, f"{cid.namespace or '~X'}|{cid.name}")
 
     return sorted(resources, key=key)
 

@@ -104,7 +104,8 @@ def schema_for(group: str, kind: str) -> dict[str, Any] | None:
     return _KIND_SCHEMAS.get(kind, _META_ONLY)
 
 
-_DIRECTIVE_PREFIXES = ("$setElementOrder/", "$retainKeys", "$deleteFromPrimitiveList/")
+# kustomize (kyaml merge2) understands only $patch; other apimachinery directives are kept as fields.
+_DIRECTIVE_PREFIXES: tuple[str, ...] = ()
 
 
 def _clean(value: Any) -> Any:

@@ -473,6 +473,16 @@ def _str(value: Any) -> str:
 _ORIGIN_ANNOTATION = "config.kubernetes.io/origin"
 
 
+def _origin_text(origin: Mapping[str, Any]) -> str:
+    # kustomize writes its Origin struct with go-yaml v3: fields in declaration order, not sorted.
+    lines = [f"{key}: {origin[key]}" for key in ("path", "repo", "ref", "configuredIn") if origin.get(key)]
+    by = origin.get("configuredBy")
+    if isinstance(by, Mapping):
+        lines.append("configuredBy:")
+        lines += [f"  {key}: {by[key]}" for key in ("apiVersion", "kind", "name", "namespace") if by.get(key)]
+    return "\n".join(lines) + "\n"
+
+
 def build_work(path: str | os.PathLike[str], *, allow_remote: bool = False) -> list[WorkResource]:
     """Run a full build and return the finished, sorted working resources."""
     p = Path(path)
@@ -491,14 +501,12 @@ def build_work(path: str | os.PathLike[str], *, allow_remote: bool = False) -> l
     acc = add_hash_suffixes(acc)
     acc = fix_name_references(acc, top.path)
     if "originAnnotations" in top.build_metadata:
-        from ._yaml import dump_one
-
         for res in acc:
             if res.origin is not None:
                 res.metadata.setdefault("annotations", {})
                 if not isinstance(res.metadata["annotations"], dict):
                     res.metadata["annotations"] = {}
-                res.metadata["annotations"][_ORIGIN_ANNOTATION] = dump_one(res.origin)
+                res.metadata["annotations"][_ORIGIN_ANNOTATION] = _origin_text(res.origin)
     sort_opts = top.k.get("sortOptions") or {}
     order = sort_opts.get("order") or "legacy"
     if order == "legacy":
