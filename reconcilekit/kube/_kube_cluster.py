@@ -8,11 +8,12 @@ All kubernetes-asyncio and aiohttp failures are mapped to reconcilekit errors in
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import random
 import re
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from contextlib import aclosing
 from pathlib import Path
 from types import TracebackType
@@ -401,7 +402,7 @@ class KubeCluster:
         label_selector: str | None = None,
         field_selector: str | None = None,
         limit: int = 500,
-    ) -> AsyncIterator[ObjectList]:
+    ) -> AsyncGenerator[ObjectList, None]:
         """Objects of a kind, one page (at most ``limit`` objects) at a time."""
         return self._pages(api_version, kind, namespace, label_selector, field_selector, limit)
 
@@ -480,7 +481,7 @@ class KubeCluster:
         field_selector: str | None = None,
         resource_version: str | None = None,
         allow_bookmarks: bool = False,
-    ) -> AsyncIterator[WatchEvent]:
+    ) -> AsyncGenerator[WatchEvent, None]:
         """Changes to objects of a kind; see :meth:`reconcilekit.kube.Cluster.watch`."""
 
         def open_stream(rv: str | None) -> AsyncGenerator[WatchEvent, None]:
@@ -551,8 +552,14 @@ class KubeCluster:
                 obj.setdefault("kind", kind)
                 yield WatchEvent(etype, obj)
         finally:
-            # Not read to the end: close rather than release, so the half-read connection is not reused.
+            # Not read to the end: the connection cannot be reused. Abort it (no TLS close handshake to wait
+            # for) and give the loop one turn to release the socket, so nothing is left for the GC to warn on.
+            connection = resp.connection
+            transport = connection.transport if connection is not None else None
             resp.close()
+            if transport is not None:
+                transport.abort()
+            await asyncio.sleep(0)
 
     # -- writes -----------------------------------------------------------------------------------
 

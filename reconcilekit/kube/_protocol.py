@@ -8,7 +8,7 @@ written against this interface behaves the same on both, except where the fake's
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from .._model import Resource
@@ -67,7 +67,7 @@ class Cluster(Protocol):
         label_selector: str | None = None,
         field_selector: str | None = None,
         limit: int = 500,
-    ) -> AsyncIterator[ObjectList]:
+    ) -> AsyncGenerator[ObjectList, None]:
         """The same objects as :meth:`list`, one page of at most ``limit`` objects at a time."""
         ...
 
@@ -81,7 +81,7 @@ class Cluster(Protocol):
         field_selector: str | None = None,
         resource_version: str | None = None,
         allow_bookmarks: bool = False,
-    ) -> AsyncIterator[WatchEvent]:
+    ) -> AsyncGenerator[WatchEvent, None]:
         """Changes to objects of a kind, forever, as :class:`~reconcilekit.kube.WatchEvent` s.
 
         Without ``resource_version`` the watch starts with an ``ADDED`` event for every existing object, then

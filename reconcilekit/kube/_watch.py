@@ -42,7 +42,26 @@ async def relisting_watch(
     # and a reconnect without a version (whose synthetic ADDED events repeat) does not repeat events.
     known: dict[tuple[str, str], dict[str, Any]] = {}
     rv = resource_version
+    # Without a version, start as client-go's reflector does: list, then watch from the list's version. The
+    # server could send the initial state itself, but some (kube-apiserver on etcd < 3.5) refuse that.
+    need_list = rv is None
     while not closed():
+        if need_list:
+            need_list = False
+            listed = await relist()
+            seen: set[tuple[str, str]] = set()
+            for obj in listed.items:
+                key = _key(obj)
+                seen.add(key)
+                previous = known.get(key)
+                if previous is not None and _rv(previous) == _rv(obj):
+                    continue
+                known[key] = obj
+                yield WatchEvent("ADDED" if previous is None else "MODIFIED", obj)
+            for key in [k for k in known if k not in seen]:
+                yield WatchEvent("DELETED", known.pop(key))
+            rv = listed.resource_version
+            continue
         try:
             async with aclosing(open_stream(rv)) as stream:
                 async for event in stream:
@@ -66,16 +85,5 @@ async def relisting_watch(
                     else:
                         yield event
         except GoneError:
-            listed = await relist()
-            seen: set[tuple[str, str]] = set()
-            for obj in listed.items:
-                key = _key(obj)
-                seen.add(key)
-                previous = known.get(key)
-                if previous is not None and _rv(previous) == _rv(obj):
-                    continue
-                known[key] = obj
-                yield WatchEvent("ADDED" if previous is None else "MODIFIED", obj)
-            for key in [k for k in known if k not in seen]:
-                yield WatchEvent("DELETED", known.pop(key))
-            rv = listed.resource_version
+            # The version was compacted away: list again and report what changed meanwhile.
+            need_list = True

@@ -16,7 +16,7 @@ import secrets
 import string
 import uuid
 from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -969,7 +969,7 @@ class FakeCluster:
         label_selector: str | None = None,
         field_selector: str | None = None,
         limit: int = 500,
-    ) -> AsyncIterator[ObjectList]:
+    ) -> AsyncGenerator[ObjectList, None]:
         """Pages of at most ``limit`` objects; continue tokens expire with :meth:`compact`."""
         return self._pages(api_version, kind, namespace, label_selector, field_selector, limit)
 
@@ -1024,7 +1024,7 @@ class FakeCluster:
         field_selector: str | None = None,
         resource_version: str | None = None,
         allow_bookmarks: bool = False,
-    ) -> AsyncIterator[WatchEvent]:
+    ) -> AsyncGenerator[WatchEvent, None]:
         """Changes to objects of a kind; see :meth:`reconcilekit.kube.Cluster.watch`."""
 
         def open_stream(rv: str | None) -> AsyncGenerator[WatchEvent, None]:
@@ -1084,15 +1084,15 @@ class FakeCluster:
                 out = self._translate(event, matches, api_version)
                 if out is not None:
                     yield out
-            async with receive:
-                async for event in receive:
-                    out = self._translate(event, matches, api_version)
-                    if out is not None:
-                        yield out
+            async for event in receive:
+                out = self._translate(event, matches, api_version)
+                if out is not None:
+                    yield out
         finally:
             store.watchers.discard(watcher)
             self._my_watchers.discard(watcher)
             send.close()
+            receive.close()
 
     def _translate(
         self, event: _Event, matches: Callable[[Mapping[str, Any]], bool], api_version: str
