@@ -216,13 +216,20 @@ class _Scanner:
         # them (the candidates a marker may set).
         spans: dict[int, list[tuple[int, int]]] = {}
         enders: dict[int, list[tuple[yaml.ScalarNode, tuple[str | int, ...], int, bool]]] = {}
+        block_headers: set[int] = set()
         for d, doc in enumerate(docs):
             for node, path, is_value, flow in _walk(doc):
                 s, e = node.start_mark, node.end_mark
+                start = s.index
+                if node.style in ("|", ">"):
+                    # The header line (``key: | # comment``) holds no content; the content starts below it.
+                    block_headers.add(s.line)
+                    start = starts[s.line + 1] if s.line + 1 < len(starts) else e.index
                 for ln in marker_lines:
                     if s.line <= ln <= e.line:
-                        spans.setdefault(ln, []).append((s.index, e.index))
-                if is_value and e.line in marker_lines:
+                        spans.setdefault(ln, []).append((start, e.index))
+                # An empty value (``image:``) has no text to replace; such a marker marks no scalar.
+                if is_value and e.line in marker_lines and e.index > s.index:
                     enders.setdefault(e.line, []).append((node, path, d, flow))
         refs = [_object_ref(doc) for doc in docs]
         out: list[_Edit] = []
@@ -246,6 +253,9 @@ class _Scanner:
                 ):
                     target = (node, path, d, flow)
             if target is None:
+                if ln in block_headers:
+                    reason = "a block scalar (| or >) cannot be set by a marker"
+                    raise MalformedMarkerError(self.rel, ln + 1, reason)
                 raise MalformedMarkerError(self.rel, ln + 1, "the marker does not follow a scalar value")
             edit = self._edit(ln, policy, setter, target, refs)
             if edit is not None:
@@ -306,8 +316,6 @@ class _Scanner:
         new = {"image": ref.reference, "tag": ref.tag, "name": ref.name, "digest": ref.digest}[setter]
         if new is None:
             raise SetterError(self.rel, ln + 1, f"image reference {reference!r} for {policy} has no {setter}")
-        if node.style in ("|", ">"):
-            raise MalformedMarkerError(self.rel, ln + 1, "a block scalar (| or >) cannot be set by a marker")
         if node.value == new and node.tag == _STR_TAG:
             return None
         change = Change(
