@@ -48,9 +48,11 @@ class FileOutsideRootError(KustomizationError):
     kustomize's default load restrictor (``LoadRestrictionsRootOnly``) refuses these; so do we.
     """
 
-    def __init__(self, path: str, root: str) -> None:
-        super().__init__(path, f"security; file '{path}' is not in or below '{root}'")
+    def __init__(self, path: str, root: str, *, resolved: str | None = None) -> None:
+        via = f" (it resolves to '{resolved}')" if resolved and resolved != path else ""
+        super().__init__(path, f"security; file '{path}' is not in or below '{root}'{via}")
         self.root = root
+        self.resolved = resolved
 
 
 class UnknownFieldError(KustomizationError):

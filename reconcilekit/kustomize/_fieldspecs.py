@@ -13,10 +13,10 @@ from typing import Any
 __all__ = [
     "ANNOTATION_SPECS",
     "COMMON_LABEL_SPECS",
-    "FieldSpec",
     "IMAGE_SPECS",
     "METADATA_LABEL_SPECS",
     "REPLICA_SPECS",
+    "FieldSpec",
     "apply_at",
     "split_path",
 ]

@@ -25,7 +25,7 @@ from ._fieldspecs import (
     split_path,
 )
 from ._nameref import NAME_REFERENCES
-from ._resource import CLUSTER_SCOPED_KINDS, ResId, WorkResource, gvk_string, split_api_version
+from ._resource import CLUSTER_SCOPED_KINDS, ResId, WorkResource, split_api_version
 from ._smp import schema_for, strategic_merge
 
 __all__ = [
@@ -273,15 +273,15 @@ class Selector:
 
     __slots__ = ("annotation_selector", "group", "kind", "label_selector", "name", "namespace", "version")
 
-    def __init__(self, spec: Mapping[str, Any]) -> None:
+    def __init__(self, spec: Mapping[str, Any], source: str = "target selector") -> None:
         # Every string field is an anchored regular expression (kustomize compiles "^(?:" + s + ")$").
-        self.group = _anchored(spec.get("group"))
-        self.version = _anchored(spec.get("version"))
-        self.kind = _anchored(spec.get("kind"))
-        self.name = _anchored(spec.get("name"))
-        self.namespace = _anchored(spec.get("namespace"))
-        self.label_selector = parse_label_selector(spec.get("labelSelector"))
-        self.annotation_selector = parse_label_selector(spec.get("annotationSelector"))
+        self.group = _anchored(spec.get("group"), source)
+        self.version = _anchored(spec.get("version"), source)
+        self.kind = _anchored(spec.get("kind"), source)
+        self.name = _anchored(spec.get("name"), source)
+        self.namespace = _anchored(spec.get("namespace"), source)
+        self.label_selector = parse_label_selector(spec.get("labelSelector"), source)
+        self.annotation_selector = parse_label_selector(spec.get("annotationSelector"), source)
 
     def matches(self, res: WorkResource) -> bool:
         cur = res.cur_id()
@@ -306,20 +306,24 @@ class Selector:
         )
 
 
-def _anchored(pattern: Any) -> re.Pattern[str] | None:
+def _anchored(pattern: Any, source: str) -> re.Pattern[str] | None:
     if pattern is None or pattern == "":
         return None
     try:
         return re.compile(f"^(?:{pattern})$")
     except re.error as exc:
-        raise KustomizationError("target selector", f"invalid regular expression {pattern!r}: {exc}") from None
+        raise KustomizationError(source, f"invalid regular expression {pattern!r} in a target: {exc}") from None
 
 
 _Requirement = tuple[str, str, tuple[str, ...]]
 
 
-def parse_label_selector(text: Any) -> list[_Requirement] | None:
-    """Parse ``a=b,c!=d,e in (x,y),f notin (z),g,!h`` into requirements."""
+_SEL_KEY = re.compile(r"^(?:[a-zA-Z0-9.-]+/)?[a-zA-Z0-9]([-a-zA-Z0-9_.]*[a-zA-Z0-9])?$")
+_SEL_VALUE = re.compile(r"^(?:[a-zA-Z0-9]([-a-zA-Z0-9_.]*[a-zA-Z0-9])?)?$")
+
+
+def parse_label_selector(text: Any, source: str = "label selector") -> list[_Requirement] | None:
+    """Parse ``a=b,c!=d,e in (x,y),f notin (z),g,!h`` into requirements (malformed → error)."""
     if not text:
         return None
     text = str(text)
@@ -332,16 +336,20 @@ def parse_label_selector(text: Any) -> list[_Requirement] | None:
             depth += 1
         elif ch == ")":
             depth -= 1
+        if depth < 0 or depth > 1:
+            raise KustomizationError(source, f"unable to parse label selector {text!r}: unbalanced parentheses")
         if ch == "," and depth == 0:
             parts.append(cur)
             cur = ""
         else:
             cur += ch
     parts.append(cur)
+    if depth != 0:
+        raise KustomizationError(source, f"unable to parse label selector {text!r}: found '', expected: ',' or ')'")
     for raw in parts:
         part = raw.strip()
         if not part:
-            continue
+            raise KustomizationError(source, f"unable to parse label selector {text!r}: empty requirement")
         m = re.match(r"^([^\s!=]+)\s+(in|notin)\s*\((.*)\)$", part)
         if m:
             values = tuple(v.strip() for v in m.group(3).split(",") if v.strip())
@@ -359,6 +367,9 @@ def parse_label_selector(text: Any) -> list[_Requirement] | None:
             reqs.append((part[1:].strip(), "!", ()))
         else:
             reqs.append((part, "exists", ()))
+    for key, _, values in reqs:
+        if not _SEL_KEY.match(key) or not all(_SEL_VALUE.match(v) for v in values):
+            raise KustomizationError(source, f"unable to parse label selector {text!r}: invalid key or value")
     return reqs
 
 

@@ -102,7 +102,7 @@ class ResId:
 class WorkResource:
     """A resource being built: ``obj`` is edited in place by the engine's transformers."""
 
-    __slots__ = ("behavior", "needs_hash", "obj", "origin", "prev_ids", "source")
+    __slots__ = ("behavior", "needs_hash", "obj", "origin", "prev_ids", "source", "transformations")
 
     def __init__(self, obj: dict[str, Any], source: str, *, origin: dict[str, Any] | None = None) -> None:
         self.obj = obj
@@ -111,6 +111,8 @@ class WorkResource:
         self.needs_hash = False
         self.behavior = "create"
         self.origin = origin
+        # Builtin transformers that ran over this resource (buildMetadata transformerAnnotations).
+        self.transformations: list[dict[str, Any]] = []
 
     # -- identity ------------------------------------------------------------------------------------
     @property

@@ -133,7 +133,7 @@ class RootLoader:
         """Bytes of a file below the root, and its path for messages."""
         lexical, real = self.resolve(ref)
         if not real.is_relative_to(self.root):
-            raise FileOutsideRootError(str(real), str(self.root))
+            raise FileOutsideRootError(str(lexical), str(self.root), resolved=str(real))
         if not real.is_file():
             raise MissingFileError(str(lexical), "is a directory, expected a file")
         try:
@@ -365,6 +365,16 @@ class _Target:
             return str(entry["patch"]), self.path
         raise KustomizationError(self.path, f"{field}: must specify one of patch or path")
 
+    def _record(self, acc: list[WorkResource], kind: str) -> None:
+        if self.origin_path is None or "transformerAnnotations" not in self.build_metadata:
+            return
+        entry = {
+            "configuredIn": os.path.normpath(os.path.join(self.origin_path, os.path.basename(self.path))),
+            "configuredBy": {"apiVersion": "builtin", "kind": kind},
+        }
+        for res in acc:
+            res.transformations.append(entry)
+
     def _run_transformers(self, acc: list[WorkResource]) -> list[WorkResource]:
         k = self.k
         # PatchStrategicMergeTransformer
@@ -382,27 +392,34 @@ class _Target:
                 if not isinstance(doc, dict):
                     raise MalformedYAMLError(source, "a strategic merge patch must be a mapping")
                 acc = apply_strategic_merge(acc, doc, target=None, source=source)
+        if k.get("patchesStrategicMerge"):
+            self._record(acc, "PatchStrategicMergeTransformer")
         # PatchTransformer
         for entry in k.get("patches") or []:
             text, source = self._patch_text(entry, "patches")
-            target = Selector(entry["target"]) if isinstance(entry.get("target"), dict) else None
+            target = Selector(entry["target"], self.path) if isinstance(entry.get("target"), dict) else None
             options = entry.get("options") or {}
             docs = [d for d in load_documents(text, source) if d is not None]
             if len(docs) == 1 and isinstance(docs[0], list):
                 if target is None:
                     raise KustomizationError(source, "must specify a target for JSON patch")
                 acc = apply_json6902(acc, docs[0], target=target, source=source)
+                self._record(acc, "PatchTransformer")
                 continue
             for doc in docs:
                 if not isinstance(doc, dict):
                     raise MalformedYAMLError(source, "a patch must be a mapping or a JSON 6902 list")
                 acc = apply_strategic_merge(acc, doc, target=target, source=source, options=options)
+            self._record(acc, "PatchTransformer")
         if k.get("namespace"):
             acc = apply_namespace(acc, str(k["namespace"]), self.path)
+            self._record(acc, "NamespaceTransformer")
         if k.get("namePrefix"):
             acc = apply_prefix_suffix(acc, str(k["namePrefix"]), "")
+            self._record(acc, "PrefixTransformer")
         if k.get("nameSuffix"):
             acc = apply_prefix_suffix(acc, "", str(k["nameSuffix"]))
+            self._record(acc, "SuffixTransformer")
         for entry in k.get("labels") or []:
             pairs = {str(a): _str(b) for a, b in (entry.get("pairs") or {}).items()}
             specs: tuple[FieldSpec, ...] = label_specs(
@@ -420,11 +437,16 @@ class _Target:
                 for fs in entry.get("fields") or []
             )
             acc = apply_labels(acc, pairs, extra + specs)
+            self._record(acc, "LabelTransformer")
         if k.get("commonLabels"):
             pairs = {str(a): _str(b) for a, b in k["commonLabels"].items()}
             acc = apply_labels(acc, pairs, COMMON_LABEL_SPECS)
+        if k.get("labels") or k.get("commonLabels"):
+            # kustomize always adds one more LabelTransformer, for commonLabels (even when empty).
+            self._record(acc, "LabelTransformer")
         if k.get("commonAnnotations"):
             acc = apply_annotations(acc, {str(a): _str(b) for a, b in k["commonAnnotations"].items()})
+            self._record(acc, "AnnotationsTransformer")
         for entry in k.get("patchesJson6902") or []:
             text, source = self._patch_text(entry, "patchesJson6902")
             docs = [d for d in load_documents(text, source) if d is not None]
@@ -432,13 +454,17 @@ class _Target:
                 raise MalformedYAMLError(source, "a JSON 6902 patch must be a list of operations")
             if not isinstance(entry.get("target"), dict):
                 raise KustomizationError(self.path, "patchesJson6902 entries need a target")
-            acc = apply_json6902(acc, docs[0], target=Selector(entry["target"]), source=source)
-        if k.get("replicas"):
-            acc = apply_replicas(acc, k["replicas"], self.path)
-        if k.get("images"):
-            acc = apply_images(acc, k["images"])
+            acc = apply_json6902(acc, docs[0], target=Selector(entry["target"], self.path), source=source)
+            self._record(acc, "PatchJson6902Transformer")
+        for replica in k.get("replicas") or []:
+            acc = apply_replicas(acc, [replica], self.path)
+            self._record(acc, "ReplicaCountTransformer")
+        for image in k.get("images") or []:
+            acc = apply_images(acc, [image])
+            self._record(acc, "ImageTagTransformer")
         if k.get("replacements"):
             acc = apply_replacements(acc, self._replacements(), self.path)
+            self._record(acc, "ReplacementTransformer")
         return acc
 
     def _replacements(self) -> list[dict[str, Any]]:
@@ -471,6 +497,10 @@ def _str(value: Any) -> str:
 
 
 _ORIGIN_ANNOTATION = "config.kubernetes.io/origin"
+_TRANSFORMATIONS_ANNOTATION = "alpha.config.kubernetes.io/transformations"
+_MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+# What kubectl's embedded kustomize (a development build) writes; the oracle is `kubectl kustomize`.
+_MANAGED_BY = "kustomize-(devel)"
 
 
 def _origin_text(origin: Mapping[str, Any]) -> str:
@@ -507,6 +537,17 @@ def build_work(path: str | os.PathLike[str], *, allow_remote: bool = False) -> l
                 if not isinstance(res.metadata["annotations"], dict):
                     res.metadata["annotations"] = {}
                 res.metadata["annotations"][_ORIGIN_ANNOTATION] = _origin_text(res.origin)
+    if "transformerAnnotations" in top.build_metadata:
+        for res in acc:
+            if res.transformations:
+                annotations = res.metadata.setdefault("annotations", {})
+                annotations[_TRANSFORMATIONS_ANNOTATION] = "".join(
+                    "- " + _origin_text(t).replace("\n", "\n  ").rstrip(" ") for t in res.transformations
+                )
+    if "managedByLabel" in top.build_metadata:
+        for res in acc:
+            labels = res.metadata.setdefault("labels", {})
+            labels[_MANAGED_BY_LABEL] = _MANAGED_BY
     sort_opts = top.k.get("sortOptions") or {}
     order = sort_opts.get("order") or "legacy"
     if order == "legacy":

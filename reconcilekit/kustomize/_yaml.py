@@ -251,8 +251,7 @@ _BEST_WIDTH = 80
 
 # Strings go-yaml v2 would read back as something else, so it double-quotes them.
 _V2_SPECIAL = frozenset(
-    "y Y yes Yes YES n N no No NO true True TRUE false False FALSE on On ON off Off OFF "
-    "~ null Null NULL .inf .Inf .INF +.inf +.Inf +.INF -.inf -.Inf -.INF .nan .NaN .NAN <<".split()
+    ["y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE", "false", "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF", "~", "null", "Null", "NULL", ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF", ".nan", ".NaN", ".NAN", "<<"]
 )
 _V2_FLOAT = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$")
 _V2_BASE60 = re.compile(r"^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$")
@@ -308,14 +307,13 @@ _ESCAPES = {
 
 
 def _printable(ch: str) -> bool:
+    # go-yaml v2's is_printable: no NEL and nothing beyond the BMP (those are escaped, e.g. \U0001F680).
     return (
-        ch == "\n"
-        or "\x20" <= ch <= "\x7e"
-        or ch == "\x85"
-        or "\xa0" <= ch <= "\ud7ff"
-        or "\ue000" <= ch <= "\ufffd"
-        or "\U00010000" <= ch <= "\U0010ffff"
+        ch == "\n" or "\x20" <= ch <= "\x7e" or "\xa0" <= ch <= "\ud7ff" or "\ue000" <= ch <= "\ufffd"
     ) and ch != "\ufeff"
+
+
+_NOT_GO_PRINTABLE = re.compile("[^\n\x20-\x7e\xa0-\ud7ff\ue000-\ufefe\uff00-\ufffd]")
 
 
 class _Out:
@@ -456,6 +454,10 @@ def _scalar(out: _Out, s: str, indent: int, simple_key: bool) -> None:
         out.write(s)
         return
     misread = _v2_misreads(s)
+    if _NOT_GO_PRINTABLE.search(s.replace("\n", "")):
+        # Characters go-yaml v2 will not print raw force double quotes with escapes.
+        _write_double(out, s, indent, not simple_key)
+        return
     if "\n" in s and not simple_key:
         a = _analysis(s)
         if a.allow_block:
