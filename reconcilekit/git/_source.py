@@ -19,6 +19,8 @@ import logging
 import os
 import re
 import shutil
+import threading
+import time
 from pathlib import Path
 
 import anyio
@@ -36,7 +38,7 @@ from ._errors import (
     RefNotFoundError,
     VerificationError,
 )
-from ._snapshot import materialize
+from ._snapshot import SnapshotIndex, materialize
 from ._transport import GitAuth, ProgressCallback, callbacks_for, map_errors, ssh_session
 from ._verify import GitVerify, check_signature, split_tag_signature
 
@@ -169,6 +171,7 @@ class GitSource:
         self._key: _Target | None = None
         self._failed: tuple[_Target, ReconcileKitError] | None = None
         self._repo: pygit2.Repository | None = None
+        self._index: SnapshotIndex | None = None
         self._lock = anyio.Lock()
 
     def __repr__(self) -> str:
@@ -374,7 +377,9 @@ class GitSource:
                 ignore=self.ignore,
                 max_files=self.max_files,
                 max_bytes=self.max_bytes,
+                previous=self._index,
             )
+        self._index = snap.index
         return Artifact(revision=revision, digest=snap.digest, path=snap.path, metadata=metadata)
 
     def _verify(
@@ -405,11 +410,28 @@ class GitSource:
 
     def _prune_snapshots(self, keep: set[Path]) -> None:
         # The previous artifact may still be in use by a running pipeline, so it is kept alongside the
-        # current one; older snapshots go.
+        # current one; older snapshots are renamed away (atomic, instant) and deleted off the fetch path.
         root = self.cache_dir / "snapshots"
+        doomed = []
         for child in root.iterdir():
-            if child not in keep and not child.name.startswith(".tmp-"):
-                shutil.rmtree(child, ignore_errors=True)
+            if child in keep or child.name.startswith(".tmp-"):
+                continue
+            if child.name.startswith(".trash-"):
+                doomed.append(child)
+                continue
+            trash = child.with_name(f".trash-{child.name}-{os.getpid()}-{time.monotonic_ns()}")
+            try:
+                os.replace(child, trash)
+            except OSError:
+                continue  # another process holds it or it is gone; retried on the next prune
+            doomed.append(trash)
+        if doomed:
+            threading.Thread(target=_remove_all, args=(doomed,), name="rk-git-prune", daemon=True).start()
+
+
+def _remove_all(paths: list[Path]) -> None:
+    for path in paths:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 # Static proof that GitSource conforms to the Source protocol.
