@@ -21,7 +21,9 @@ EXIT_USAGE = 2
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="reconcilekit", description="Building blocks for GitOps reconcilers.")
+    parser = argparse.ArgumentParser(
+        prog="reconcilekit", description="Building blocks for GitOps reconcilers."
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     build = sub.add_parser(
         "build",
@@ -36,7 +38,10 @@ def _parser() -> argparse.ArgumentParser:
         help="whether files outside a kustomization's directory may be read (default: root only)",
     )
     build.add_argument(
-        "-o", "--output", metavar="FILE", help="write the YAML to FILE instead of stdout (written only on success)"
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="write the YAML to FILE instead of stdout (written only on success)",
     )
     return parser
 

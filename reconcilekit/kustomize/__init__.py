@@ -33,6 +33,7 @@ Security and limits:
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 from .._model import ResourceSet
@@ -49,6 +50,7 @@ from ._errors import (
     ResourceConflictError,
     UnknownFieldError,
 )
+from ._resource import WorkResource
 from ._target import build_work
 from ._transformers import (
     Annotations,
@@ -130,7 +132,7 @@ def build(
     return to_resource_set(_target.build_work(path, allow_remote=allow_remote))
 
 
-def _build_unrestricted(path: str | os.PathLike[str], allow_remote: bool) -> list[object]:
+def _build_unrestricted(path: str | os.PathLike[str], allow_remote: bool) -> list[WorkResource]:
     from pathlib import Path
 
     from . import _target
@@ -160,8 +162,6 @@ _ = build_work
 for _name in __all__:
     _obj = globals()[_name]
     if getattr(_obj, "__module__", "").startswith("reconcilekit.kustomize._"):
-        try:
+        with contextlib.suppress(AttributeError, TypeError):  # constants have no __module__ to set
             _obj.__module__ = "reconcilekit.kustomize"
-        except (AttributeError, TypeError):  # constants have no __module__ to set
-            pass
 del _name, _obj

@@ -27,7 +27,9 @@ class FieldSpec:
 
     __slots__ = ("create", "group", "kind", "path", "segments", "version")
 
-    def __init__(self, path: str, *, kind: str = "", group: str = "", version: str = "", create: bool = False):
+    def __init__(
+        self, path: str, *, kind: str = "", group: str = "", version: str = "", create: bool = False
+    ):
         self.path = path
         self.kind = kind
         self.group = group
@@ -99,7 +101,7 @@ def _specs(*items: tuple[str, str, str, bool] | tuple[str, str, str, bool, str])
     out = []
     for item in items:
         path, kind, group, create = item[0], item[1], item[2], item[3]
-        version = item[4] if len(item) > 4 else ""  # type: ignore[misc]
+        version = str(item[4]) if len(item) > 4 else ""
         out.append(FieldSpec(path, kind=kind, group=group, create=create, version=version))
     return tuple(out)
 

@@ -90,8 +90,8 @@ def generate(
         literal = str(literal)
         if literal.startswith("=") or "=" not in literal:
             raise KustomizationError(source, f"invalid literal source {literal}, expected key=value")
-        key, value = literal.split("=", 1)
-        pairs.append((key, _remove_quotes(value)))
+        lkey, lvalue = literal.split("=", 1)
+        pairs.append((lkey, _remove_quotes(lvalue)))
     for spec in args.get("files") or []:
         spec = str(spec)
         if "=" in spec:
@@ -108,7 +108,9 @@ def generate(
     for key, value in pairs:
         if not _KEY_RE.match(key):
             raise KustomizationError(
-                source, f"{key!r} is not a valid key name for a {kind}: must consist of alphanumeric characters, '-', '_' or '.'"
+                source,
+                f"{key!r} is not a valid key name for a {kind}: "
+                "must consist of alphanumeric characters, '-', '_' or '.'",
             )
         if key in data_map or key in binary_map:
             raise KustomizationError(

@@ -7,6 +7,8 @@ here is rewritten to the new name.
 
 from __future__ import annotations
 
+from typing import Any
+
 from ._fieldspecs import FieldSpec
 
 __all__ = ["NAME_REFERENCES"]
@@ -40,7 +42,7 @@ def _pod_family(paths: tuple[str, ...], templated: tuple[str, ...]) -> list[Fiel
     return specs
 
 
-_KNATIVE = {"kind": "Service", "group": "serving.knative.dev", "version": "v1"}
+_KNATIVE: dict[str, Any] = {"kind": "Service", "group": "serving.knative.dev", "version": "v1"}
 
 # (referral kind, referral group or None for "any", referrer field specs)
 NAME_REFERENCES: tuple[tuple[str, str | None, tuple[FieldSpec, ...]], ...] = (
@@ -56,7 +58,9 @@ NAME_REFERENCES: tuple[tuple[str, str | None, tuple[FieldSpec, ...]], ...] = (
             FieldSpec("spec/configSource/configMap", kind="Node"),
             FieldSpec("rules/resourceNames", kind="Role"),
             FieldSpec("rules/resourceNames", kind="ClusterRole"),
-            FieldSpec(r"metadata/annotations/nginx.ingress.kubernetes.io\/fastcgi-params-configmap", kind="Ingress"),
+            FieldSpec(
+                r"metadata/annotations/nginx.ingress.kubernetes.io\/fastcgi-params-configmap", kind="Ingress"
+            ),
             FieldSpec("spec/template/spec/containers/env/valueFrom/configMapKeyRef/name", **_KNATIVE),
             FieldSpec("spec/template/spec/containers/envFrom/configMapRef/name", **_KNATIVE),
         ),
@@ -136,7 +140,9 @@ NAME_REFERENCES: tuple[tuple[str, str | None, tuple[FieldSpec, ...]], ...] = (
                 FieldSpec("spec/template/spec/volumes/persistentVolumeClaim/claimName", kind=k)
                 for k in _TEMPLATED_SA
             ),
-            FieldSpec("spec/jobTemplate/spec/template/spec/volumes/persistentVolumeClaim/claimName", kind="CronJob"),
+            FieldSpec(
+                "spec/jobTemplate/spec/template/spec/volumes/persistentVolumeClaim/claimName", kind="CronJob"
+            ),
         ),
     ),
     (

@@ -155,7 +155,9 @@ def apply_labels(
 
 
 def apply_annotations(
-    resources: list[WorkResource], annotations: Mapping[str, str], specs: Sequence[FieldSpec] = ANNOTATION_SPECS
+    resources: list[WorkResource],
+    annotations: Mapping[str, str],
+    specs: Sequence[FieldSpec] = ANNOTATION_SPECS,
 ) -> list[WorkResource]:
     """kustomize's AnnotationsTransformer."""
     if annotations:
@@ -312,7 +314,9 @@ def _anchored(pattern: Any, source: str) -> re.Pattern[str] | None:
     try:
         return re.compile(f"^(?:{pattern})$")
     except re.error as exc:
-        raise KustomizationError(source, f"invalid regular expression {pattern!r} in a target: {exc}") from None
+        raise KustomizationError(
+            source, f"invalid regular expression {pattern!r} in a target: {exc}"
+        ) from None
 
 
 _Requirement = tuple[str, str, tuple[str, ...]]
@@ -337,7 +341,9 @@ def parse_label_selector(text: Any, source: str = "label selector") -> list[_Req
         elif ch == ")":
             depth -= 1
         if depth < 0 or depth > 1:
-            raise KustomizationError(source, f"unable to parse label selector {text!r}: unbalanced parentheses")
+            raise KustomizationError(
+                source, f"unable to parse label selector {text!r}: unbalanced parentheses"
+            )
         if ch == "," and depth == 0:
             parts.append(cur)
             cur = ""
@@ -345,7 +351,9 @@ def parse_label_selector(text: Any, source: str = "label selector") -> list[_Req
             cur += ch
     parts.append(cur)
     if depth != 0:
-        raise KustomizationError(source, f"unable to parse label selector {text!r}: found '', expected: ',' or ')'")
+        raise KustomizationError(
+            source, f"unable to parse label selector {text!r}: found '', expected: ',' or ')'"
+        )
     for raw in parts:
         part = raw.strip()
         if not part:
@@ -397,7 +405,13 @@ def _patch_id(patch: Mapping[str, Any]) -> ResId:
     md = patch.get("metadata") if isinstance(patch.get("metadata"), dict) else {}
     assert isinstance(md, dict)
     group, version = split_api_version(str(patch.get("apiVersion") or ""))
-    return ResId(group, version, str(patch.get("kind") or ""), str(md.get("name") or ""), str(md.get("namespace") or ""))
+    return ResId(
+        group,
+        version,
+        str(patch.get("kind") or ""),
+        str(md.get("name") or ""),
+        str(md.get("namespace") or ""),
+    )
 
 
 def _apply_smp_to(res: WorkResource, patch: Mapping[str, Any], options: Mapping[str, Any]) -> bool:
@@ -499,9 +513,12 @@ def _go_json(value: Any) -> str:
     )
 
 
+_HASH_VOWELS = str.maketrans("013ae", "ghkmt")
+
+
 def _encode_hash(text: str) -> str:
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:10]
-    return digest.translate(str.maketrans({"0": "g", "1": "h", "3": "k", "a": "m", "e": "t"}))
+    return digest.translate(_HASH_VOWELS)
 
 
 def _node_value(obj: Mapping[str, Any], field: str) -> Any:
@@ -600,7 +617,9 @@ def _select_referral(
         found = [
             c
             for c in found
-            if c.cur_id().cluster_scoped or c.kind == "ServiceAccount" or c.cur_id().effective_namespace() == ens
+            if c.cur_id().cluster_scoped
+            or c.kind == "ServiceAccount"
+            or c.cur_id().effective_namespace() == ens
         ]
     if len(found) == 1:
         return found[0]
@@ -621,7 +640,10 @@ def fix_name_references(resources: list[WorkResource], source: str = "") -> list
     renamed_kinds = {
         kind
         for kind, members in by_kind.items()
-        if any(m.prev_ids and any(i.name != m.name or i.namespace != m.namespace for i in m.prev_ids) for m in members)
+        if any(
+            m.prev_ids and any(i.name != m.name or i.namespace != m.namespace for i in m.prev_ids)
+            for m in members
+        )
     }
     for referral_kind, referral_group, referrers in NAME_REFERENCES:
         if referral_kind not in renamed_kinds:
@@ -629,7 +651,10 @@ def fix_name_references(resources: list[WorkResource], source: str = "") -> list
         all_candidates = [
             c
             for c in by_kind.get(referral_kind, [])
-            if any(i.kind == referral_kind and (referral_group is None or i.group == referral_group) for i in c.all_ids())
+            if any(
+                i.kind == referral_kind and (referral_group is None or i.group == referral_group)
+                for i in c.all_ids()
+            )
         ]
         if not all_candidates:
             continue
@@ -682,7 +707,11 @@ def _fix_value(
 
 
 def _fix_mapping(
-    node: dict[str, Any], referrer: WorkResource, candidates: list[WorkResource], role_kind: str | None, source: str
+    node: dict[str, Any],
+    referrer: WorkResource,
+    candidates: list[WorkResource],
+    role_kind: str | None,
+    source: str,
 ) -> None:
     name = node.get("name")
     if not isinstance(name, str):

@@ -58,7 +58,12 @@ def _lookup(node: Any, parts: Sequence[str]) -> list[Any]:
         m = re.match(r"^\[(.+?)=(.*)\]$", head)
         if m:
             k, v = m.group(1), m.group(2)
-            return [x for child in node if isinstance(child, dict) and str(child.get(k)) == v for x in _lookup(child, rest)]
+            return [
+                x
+                for child in node
+                if isinstance(child, dict) and str(child.get(k)) == v
+                for x in _lookup(child, rest)
+            ]
         if head.lstrip("-").isdigit():
             i = int(head)
             if -len(node) <= i < len(node):
@@ -72,15 +77,21 @@ def _set(node: Any, parts: Sequence[str], value: Any, create: bool, opts: Mappin
     head, rest = parts[0], parts[1:]
     if isinstance(node, list):
         if head == "*":
-            return sum(_set(child, rest, value, create, opts) if rest else _replace_item(node, i, value, opts)
-                       for i, child in enumerate(node))
+            return sum(
+                _set(child, rest, value, create, opts) if rest else _replace_item(node, i, value, opts)
+                for i, child in enumerate(node)
+            )
         m = re.match(r"^\[(.+?)=(.*)\]$", head)
         if m:
             k, v = m.group(1), m.group(2)
             count = 0
             for i, child in enumerate(node):
                 if isinstance(child, dict) and str(child.get(k)) == v:
-                    count += _set(child, rest, value, create, opts) if rest else _replace_item(node, i, value, opts)
+                    count += (
+                        _set(child, rest, value, create, opts)
+                        if rest
+                        else _replace_item(node, i, value, opts)
+                    )
             if count == 0 and create and rest:
                 child = {k: v}
                 node.append(child)
@@ -89,13 +100,17 @@ def _set(node: Any, parts: Sequence[str], value: Any, create: bool, opts: Mappin
         if head.lstrip("-").isdigit():
             i = int(head)
             if -len(node) <= i < len(node):
-                return _set(node[i], rest, value, create, opts) if rest else _replace_item(node, i, value, opts)
+                return (
+                    _set(node[i], rest, value, create, opts) if rest else _replace_item(node, i, value, opts)
+                )
         return 0
     if not isinstance(node, dict):
         return 0
     if head == "*":
-        return sum(_set(child, rest, value, create, opts) if rest else _replace_key(node, key, value, opts)
-                   for key, child in list(node.items()))
+        return sum(
+            _set(child, rest, value, create, opts) if rest else _replace_key(node, key, value, opts)
+            for key, child in list(node.items())
+        )
     if not rest:
         if head not in node and not create:
             return 0
@@ -156,7 +171,9 @@ def _source_value(resources: list[WorkResource], source: Mapping[str, Any], wher
         raise KustomizationError(where, f"multiple matches for replacement source selector: {ids}")
     values = _lookup(matches[0].obj, split_field_path(field_path))
     if not values:
-        raise KustomizationError(where, f"fieldPath `{field_path}` is missing for replacement source {matches[0].cur_id()}")
+        raise KustomizationError(
+            where, f"fieldPath `{field_path}` is missing for replacement source {matches[0].cur_id()}"
+        )
     value = values[0]
     delimiter = options.get("delimiter")
     if delimiter:
@@ -169,10 +186,7 @@ def _source_value(resources: list[WorkResource], source: Mapping[str, Any], wher
 
 
 def _rejected(res: WorkResource, rejects: Sequence[Mapping[str, Any]]) -> bool:
-    for reject in rejects:
-        if reject and Selector(reject).matches(res):
-            return True
-    return False
+    return any(reject and Selector(reject).matches(res) for reject in rejects)
 
 
 def apply_replacements(
@@ -200,7 +214,7 @@ def apply_replacements(
                     count = _set(res.obj, parts, value, create, opts)
                     if count == 0 and not create:
                         raise KustomizationError(
-                            where, f"unable to find field \"{fp}\" in replacement target {res.cur_id()}"
+                            where, f'unable to find field "{fp}" in replacement target {res.cur_id()}'
                         )
     return resources
 

@@ -49,7 +49,11 @@ _POD_SPEC: dict[str, Any] = {
 }
 _POD_TEMPLATE: dict[str, Any] = {"metadata": _OBJECT_META, "spec": _POD_SPEC}
 _CONDITIONS = {"conditions": _ListSchema("type")}
-_WORKLOAD: dict[str, Any] = {"metadata": _OBJECT_META, "spec": {"template": _POD_TEMPLATE}, "status": _CONDITIONS}
+_WORKLOAD: dict[str, Any] = {
+    "metadata": _OBJECT_META,
+    "spec": {"template": _POD_TEMPLATE},
+    "status": _CONDITIONS,
+}
 _JOB_TEMPLATE: dict[str, Any] = {"metadata": _OBJECT_META, "spec": {"template": _POD_TEMPLATE}}
 
 _KIND_SCHEMAS: dict[str, dict[str, Any]] = {
@@ -101,7 +105,8 @@ def schema_for(group: str, kind: str) -> dict[str, Any] | None:
     """The merge-key schema for a kind, or ``None`` for kinds kustomize has no schema for."""
     if group not in _BUILTIN_GROUPS:
         return None
-    return _KIND_SCHEMAS.get(kind, _META_ONLY)
+    schema: dict[str, Any] = _KIND_SCHEMAS.get(kind, _META_ONLY)
+    return schema
 
 
 # kustomize (kyaml merge2) understands only $patch; other apimachinery directives are kept as fields.
@@ -173,10 +178,8 @@ def _merge_list(base: list[Any], patch: list[Any], ls: _ListSchema) -> list[Any]
     if any(isinstance(p, dict) and p.get("$patch") == "replace" for p in patch):
         return [_clean(p) for p in patch if not (isinstance(p, dict) and p.get("$patch") == "replace")]
     if ls.primitive_merge:
-        out = list(patch)
         seen = set(map(_hashable, patch))
-        out.extend(b for b in base if _hashable(b) not in seen)
-        return out
+        return [*patch, *(b for b in base if _hashable(b) not in seen)]
     key = ls.key
     if key is None:
         return [_clean(p) for p in patch]
@@ -191,14 +194,15 @@ def _merge_list(base: list[Any], patch: list[Any], ls: _ListSchema) -> list[Any]
         if not isinstance(p, dict) or key not in p:
             out.append(_clean(p))
             continue
-        i = index.get(_hashable(p[key]))
+        found = index.get(_hashable(p[key]))
         if p.get("$patch") == "delete":
-            if i is not None:
-                deleted.add(i)
+            if found is not None:
+                deleted.add(found)
             continue
-        if i is None:
+        if found is None:
             out.append(_clean(p))
         else:
+            i = found
             used.add(i)
             merged = strategic_merge(base[i], p, ls.item)
             if merged is not None:

@@ -115,9 +115,12 @@ class RootLoader:
         if _REMOTE.match(ref):
             if not self.allow_remote:
                 raise NotSupportedError(
-                    str(self.root), f"remote resource {ref!r} refused: remote URLs are disabled (allow_remote=False)"
+                    str(self.root),
+                    f"remote resource {ref!r} refused: remote URLs are disabled (allow_remote=False)",
                 )
-            raise NotSupportedError(str(self.root), f"remote resource {ref!r}: remote bases are not supported")
+            raise NotSupportedError(
+                str(self.root), f"remote resource {ref!r}: remote bases are not supported"
+            )
 
     def resolve(self, ref: str) -> tuple[Path, Path]:
         """(lexical path, real path) of ``ref`` relative to the root."""
@@ -159,7 +162,9 @@ def _expand(doc: Any, source: str, out: list[WorkResource], origin: dict[str, An
     if doc is None or (isinstance(doc, dict) and not doc):
         return
     if not isinstance(doc, dict):
-        raise MalformedYAMLError(source, f"expected a mapping (a Kubernetes object), got {type(doc).__name__}")
+        raise MalformedYAMLError(
+            source, f"expected a mapping (a Kubernetes object), got {type(doc).__name__}"
+        )
     kind = doc.get("kind")
     if isinstance(kind, str) and kind.endswith("List") and isinstance(doc.get("items"), list):
         for item in doc["items"]:
@@ -175,7 +180,9 @@ def _expand(doc: Any, source: str, out: list[WorkResource], origin: dict[str, An
     out.append(WorkResource(doc, source, origin=origin))
 
 
-def load_resources_text(text: bytes | str, source: str, origin: dict[str, Any] | None = None) -> list[WorkResource]:
+def load_resources_text(
+    text: bytes | str, source: str, origin: dict[str, Any] | None = None
+) -> list[WorkResource]:
     """Parse a manifest file (any number of documents, ``*List`` kinds expanded)."""
     out: list[WorkResource] = []
     for doc in load_documents(text, source):
@@ -189,7 +196,8 @@ def _append_all(acc: list[WorkResource], new: list[WorkResource], source: str) -
         key = res.cur_id().key()
         if key in index:
             raise ResourceConflictError(
-                source, f"may not add resource with an already registered id: {res.cur_id()} (from {res.source})"
+                source,
+                f"may not add resource with an already registered id: {res.cur_id()} (from {res.source})",
             )
         index.add(key)
         acc.append(res)
@@ -229,8 +237,17 @@ def _load_kustomization(loader: RootLoader) -> tuple[dict[str, Any], str]:
     for field in ("resources", "bases", "components", "patchesStrategicMerge", "buildMetadata"):
         if field in k and k[field] is not None and not isinstance(k[field], list):
             raise MalformedYAMLError(path, f"{field} must be a list")
-    for field in ("patches", "patchesJson6902", "images", "imageTags", "replicas", "replacements", "labels",
-                  "configMapGenerator", "secretGenerator"):
+    for field in (
+        "patches",
+        "patchesJson6902",
+        "images",
+        "imageTags",
+        "replicas",
+        "replacements",
+        "labels",
+        "configMapGenerator",
+        "secretGenerator",
+    ):
         value = k.get(field)
         if value is not None and (not isinstance(value, list) or not all(isinstance(v, dict) for v in value)):
             raise MalformedYAMLError(path, f"{field} must be a list of mappings")
@@ -282,13 +299,15 @@ class _Target:
         return os.path.normpath(os.path.join(self.origin_path, ref))
 
     def _accumulate_ref(self, acc: list[WorkResource], ref: str) -> None:
-        lexical, real = self.loader.resolve(ref)
+        _, real = self.loader.resolve(ref)
         if real.is_dir():
             sub_loader = self.loader.sub(ref)
             sub = _Target(sub_loader, self._sub_origin(ref))
             sub.build_metadata = self.build_metadata
             if sub.kind == "Component":
-                raise KustomizationError(sub.path, f"expected kind != 'Component' for path '{sub_loader.root}'")
+                raise KustomizationError(
+                    sub.path, f"expected kind != 'Component' for path '{sub_loader.root}'"
+                )
             _append_all(acc, sub.accumulate([]), self.path)
             return
         data, source = self.loader.read(ref)
@@ -303,7 +322,9 @@ class _Target:
                 res = generate(args, kind=kind, read=self.loader.read, options=opts, source=self.path)
                 if self.origin_path is not None:
                     res.origin = {
-                        "configuredIn": os.path.normpath(os.path.join(self.origin_path, os.path.basename(self.path))),
+                        "configuredIn": os.path.normpath(
+                            os.path.join(self.origin_path, os.path.basename(self.path))
+                        ),
                         "configuredBy": {"apiVersion": "builtin", "kind": f"{kind}Generator"},
                     }
                 acc = self._absorb(acc, res)
@@ -524,7 +545,9 @@ def build_work(path: str | os.PathLike[str], *, allow_remote: bool = False) -> l
     loader = RootLoader(root, allow_remote=allow_remote)
     top = _Target(loader, None)
     if top.kind == "Component":
-        raise KustomizationError(top.path, "a Component cannot be built on its own; include it from a Kustomization")
+        raise KustomizationError(
+            top.path, "a Component cannot be built on its own; include it from a Kustomization"
+        )
     if top.build_metadata:
         top.origin_path = ""
     acc = top.accumulate([])

@@ -298,7 +298,9 @@ class Replacements:
 
     async def transform(self, resources: ResourceSet, context: Context) -> ResourceSet:
         """Return the set with replacements applied."""
-        return _run(resources, lambda w: apply_replacements(w, self.replacements, "<Replacements transformer>"))
+        return _run(
+            resources, lambda w: apply_replacements(w, self.replacements, "<Replacements transformer>")
+        )
 
 
 @attrs.frozen

@@ -29,7 +29,14 @@ from yaml.emitter import Emitter as _PyEmitter
 
 from ._errors import LimitExceededError, MalformedYAMLError
 
-__all__ = ["MAX_DEPTH", "MAX_EXPANDED_NODES", "MAX_FILE_BYTES", "dump_documents", "dump_one", "load_documents"]
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_EXPANDED_NODES",
+    "MAX_FILE_BYTES",
+    "dump_documents",
+    "dump_one",
+    "load_documents",
+]
 
 #: Largest file the loader reads, in bytes.
 MAX_FILE_BYTES = 64 * 1024 * 1024
@@ -42,7 +49,9 @@ MAX_DEPTH = 500
 # Reading: a YAML 1.2 (go-yaml v3) resolver on PyYAML's C parser.
 
 _INT_RE = re.compile(r"^[-+]?(?:0[xX][0-9a-fA-F_]+|0[oO][0-7_]+|0[bB][01_]+|[0-9][0-9_]*)$")
-_FLOAT_RE = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$|^[-+]?\.(?:inf|Inf|INF)$|^\.(?:nan|NaN|NAN)$")
+_FLOAT_RE = re.compile(
+    r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$|^[-+]?\.(?:inf|Inf|INF)$|^\.(?:nan|NaN|NAN)$"
+)
 _NULL_RE = re.compile(r"^(?:~|null|Null|NULL|)$")
 _BOOL_RE = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
 # The layouts go-yaml accepts for an unquoted timestamp (time.Parse with 2006-1-2T15:4:5.999999999Z07:00,
@@ -111,9 +120,11 @@ class _Constructor(yaml.constructor.SafeConstructor):
         return float(value)
 
 
-_Constructor.add_constructor("tag:yaml.org,2002:int", _Constructor.construct_go_int)
-_Constructor.add_constructor("tag:yaml.org,2002:float", _Constructor.construct_go_float)
-_Constructor.add_constructor("tag:yaml.org,2002:timestamp", _Constructor.construct_go_timestamp)
+_Constructor.add_constructor("tag:yaml.org,2002:int", _Constructor.construct_go_int)  # type: ignore[type-var]
+_Constructor.add_constructor("tag:yaml.org,2002:float", _Constructor.construct_go_float)  # type: ignore[type-var]
+_Constructor.add_constructor(  # type: ignore[type-var]
+    "tag:yaml.org,2002:timestamp", _Constructor.construct_go_timestamp
+)
 
 
 def _go_timestamp(value: str) -> str:
@@ -151,7 +162,7 @@ if _CParser is None:  # pragma: no cover - PyYAML without libyaml: slower, same 
     from yaml.reader import Reader
     from yaml.scanner import Scanner
 
-    class _PyParser(Reader, Scanner, Parser, Composer):  # type: ignore[misc]
+    class _PyParser(Reader, Scanner, Parser, Composer):
         def __init__(self, stream: str) -> None:
             Reader.__init__(self, stream)
             Scanner.__init__(self)
@@ -225,7 +236,7 @@ def load_documents(text: str | bytes, source: str) -> list[Any]:
     loader = _Loader(text)
     docs: list[Any] = []
     try:
-        while loader.check_data():
+        while loader.check_data():  # type: ignore[no-untyped-call]
             doc = loader.get_data()
             if "&" in text or "*" in text or _max_depth_possible(text):
                 doc = _check_shape(doc, source)
@@ -251,7 +262,47 @@ _BEST_WIDTH = 80
 
 # Strings go-yaml v2 would read back as something else, so it double-quotes them.
 _V2_SPECIAL = frozenset(
-    ["y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE", "false", "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF", "~", "null", "Null", "NULL", ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF", ".nan", ".NaN", ".NAN", "<<"]
+    [
+        "y",
+        "Y",
+        "yes",
+        "Yes",
+        "YES",
+        "n",
+        "N",
+        "no",
+        "No",
+        "NO",
+        "true",
+        "True",
+        "TRUE",
+        "false",
+        "False",
+        "FALSE",
+        "on",
+        "On",
+        "ON",
+        "off",
+        "Off",
+        "OFF",
+        "~",
+        "null",
+        "Null",
+        "NULL",
+        ".inf",
+        ".Inf",
+        ".INF",
+        "+.inf",
+        "+.Inf",
+        "+.INF",
+        "-.inf",
+        "-.Inf",
+        "-.INF",
+        ".nan",
+        ".NaN",
+        ".NAN",
+        "<<",
+    ]
 )
 _V2_FLOAT = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$")
 _V2_BASE60 = re.compile(r"^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$")
@@ -342,7 +393,12 @@ def _write_plain(out: _Out, s: str, indent: int, allow_breaks: bool) -> None:
     while i < n:
         ch = s[i]
         if ch == " ":
-            if allow_breaks and not spaces and out.column + len(buf) > _BEST_WIDTH and (i + 1 >= n or s[i + 1] != " "):
+            if (
+                allow_breaks
+                and not spaces
+                and out.column + len(buf) > _BEST_WIDTH
+                and (i + 1 >= n or s[i + 1] != " ")
+            ):
                 out.write("".join(buf))
                 buf = []
                 out.newline(indent)
