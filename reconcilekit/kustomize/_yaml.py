@@ -155,7 +155,10 @@ def _go_timestamp(value: str) -> str:
     return base + suffix
 
 
-_CParser: Any = getattr(yaml, "CParser", None)
+try:
+    from yaml.cyaml import CParser as _CParser
+except ImportError:  # pragma: no cover - PyYAML built without libyaml
+    _CParser = None
 if _CParser is None:  # pragma: no cover - PyYAML without libyaml: slower, same results
     from yaml.composer import Composer
     from yaml.parser import Parser
@@ -235,10 +238,12 @@ def load_documents(text: str | bytes, source: str) -> list[Any]:
         raise LimitExceededError(source, "flow collections nested too deeply")
     loader = _Loader(text)
     docs: list[Any] = []
+    # Only documents that could share subtrees (anchors) or nest deeply need the shape check.
+    check = "&" in text or "*" in text or _max_depth_possible(text)
     try:
         while loader.check_data():  # type: ignore[no-untyped-call]
             doc = loader.get_data()
-            if "&" in text or "*" in text or _max_depth_possible(text):
+            if check:
                 doc = _check_shape(doc, source)
             docs.append(doc)
     except yaml.YAMLError as exc:
