@@ -26,6 +26,14 @@ from __future__ import annotations
 
 import contextlib
 
+from ._automation import (
+    DEFAULT_COMMIT_MESSAGE,
+    AutomationRun,
+    CommitMessageTemplate,
+    GitCheckout,
+    ImageUpdateAutomation,
+    ImageUpdatePolicy,
+)
 from ._errors import (
     InvalidImageReferenceError,
     InvalidPolicyError,
@@ -60,13 +68,19 @@ from ._registry import (
 from ._setters import Change, ImageReference, SetterKind, apply_setters, parse_image_reference
 
 __all__ = [
+    "DEFAULT_COMMIT_MESSAGE",
     "DEFAULT_EXCLUSION_LIST",
     "MANIFEST_MEDIA_TYPES",
     "AlphabeticalPolicy",
+    "AutomationRun",
     "Change",
+    "CommitMessageTemplate",
+    "GitCheckout",
     "ImagePolicy",
     "ImageReference",
     "ImageRepository",
+    "ImageUpdateAutomation",
+    "ImageUpdatePolicy",
     "InvalidImageReferenceError",
     "InvalidPolicyError",
     "InvalidYAMLError",
