@@ -39,7 +39,7 @@ from ._errors import (
     VerificationError,
 )
 from ._snapshot import SnapshotIndex, materialize
-from ._transport import GitAuth, ProgressCallback, callbacks_for, map_errors, ssh_session
+from ._transport import GitAuth, ProgressCallback, callbacks_for, ensure_timeouts, map_errors, ssh_session
 from ._verify import GitVerify, check_signature, split_tag_signature
 
 __all__ = ["DEFAULT_MAX_BYTES", "DEFAULT_MAX_FILES", "GitSource"]
@@ -145,6 +145,7 @@ class GitSource:
             raise ConfigurationError(
                 f"GitSource ref_name must be a full ref such as refs/heads/main, got {ref_name!r}"
             )
+        ensure_timeouts()
         self.url = url
         self.branch = branch
         self.tag = tag

@@ -165,6 +165,24 @@ class _Callbacks(pygit2.RemoteCallbacks):
             self.push_errors[refname] = message
 
 
+#: Network timeouts applied when the process has not set its own (libgit2 keeps them per process): connect
+#: within 30 s, and no single read or write may stall for more than 60 s (Flux's GitRepository default).
+CONNECT_TIMEOUT_MS = 30_000
+IO_TIMEOUT_MS = 60_000
+
+
+def ensure_timeouts() -> None:
+    """Give libgit2 finite network timeouts unless the application already chose some.
+
+    Without them a server that accepts a connection and never answers would hold a worker thread forever.
+    """
+    settings = pygit2.settings
+    if settings.server_connect_timeout == 0:
+        settings.server_connect_timeout = CONNECT_TIMEOUT_MS
+    if settings.server_timeout == 0:
+        settings.server_timeout = IO_TIMEOUT_MS
+
+
 def callbacks_for(url: str, auth: GitAuth | None, progress: ProgressCallback | None = None) -> _Callbacks:
     """pygit2 callbacks that answer credential and trust questions from ``auth`` and report progress."""
     if auth is not None and auth.ca_file is not None:
@@ -253,7 +271,20 @@ _NOT_FOUND = (
     "not exported",
     "unsupported url protocol",
 )
-_CORRUPT = ("corrupt", "incorrect header", "bad pack", "packfile", "index-pack", "invalid pack", "checksum")
+_CORRUPT = (
+    "corrupt",
+    "incorrect header",
+    "bad pack",
+    "packfile",
+    "index-pack",
+    "invalid pack",
+    "checksum",
+    "zlib",
+    "inflate",
+    "decompress",
+    "data check",
+    "mismatch",
+)
 
 
 def classify(url: str, operation: str, exc: BaseException) -> ReconcileKitError:

@@ -20,7 +20,7 @@ from pygit2.enums import FileStatus, ResetMode
 
 from .._errors import ConfigurationError
 from ._errors import PushRejectedError, RefNotFoundError
-from ._transport import GitAuth, ProgressCallback, callbacks_for, map_errors, ssh_session
+from ._transport import GitAuth, ProgressCallback, callbacks_for, ensure_timeouts, map_errors, ssh_session
 from ._verify import SigningKey, sign_commit
 
 __all__ = ["CommitAuthor", "GitWriter"]
@@ -84,6 +84,7 @@ class GitWriter:
             raise ConfigurationError("GitWriter needs a branch to check out")
         if max_retries < 0:
             raise ConfigurationError(f"GitWriter max_retries must be >= 0, got {max_retries}")
+        ensure_timeouts()
         self.url = url
         self.branch = branch
         self.push_branch = push_branch or branch

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
 import stat
+import threading
 from pathlib import Path
 
 import pytest
 
 from reconcilekit import Artifact, ReconcileKitError, Source, TemporaryError, TerminalError
 from reconcilekit.git import (
+    CorruptRepositoryError,
     FetchProgress,
     GitSource,
     GitUnreachableError,
@@ -295,3 +299,102 @@ async def test_corrupt_server_pack_is_a_typed_error(
     assert isinstance(info.value, TemporaryError)
     assert source.artifact is good
     assert (good.path / "a.yaml").read_text() == MANIFEST
+
+
+class CorruptingProxy:
+    """A TCP proxy in front of git daemon that flips one byte of the server's stream (inside the pack)."""
+
+    def __init__(self, upstream_port: int, flip_at: int) -> None:
+        self.upstream_port = upstream_port
+        self.flip_at = flip_at
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(4)
+        self.port = self.sock.getsockname()[1]
+        self.conns: list[socket.socket] = []
+        self.threads: list[threading.Thread] = []
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                client, _ = self.sock.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
+            self.conns += [client, upstream]
+            for args in ((client, upstream, None), (upstream, client, self.flip_at)):
+                t = threading.Thread(target=self._pump, args=args, daemon=True)
+                t.start()
+                self.threads.append(t)
+
+    def _pump(self, src: socket.socket, dst: socket.socket, flip_at: int | None) -> None:
+        seen = 0
+        try:
+            while data := src.recv(65536):
+                if flip_at is not None and seen <= flip_at < seen + len(data):
+                    buf = bytearray(data)
+                    buf[flip_at - seen] ^= 0xFF
+                    data = bytes(buf)
+                seen += len(data)
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        # shutdown() wakes the thread blocked in accept(); close() alone does not on Linux.
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
+        self.sock.close()
+        self.thread.join(5)
+        for conn in self.conns:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+        for t in self.threads:
+            t.join(5)
+        for conn in self.conns:
+            conn.close()
+
+
+async def test_corrupt_pack_in_transit_is_detected(
+    git_daemon: GitDaemon, git_repos: GitRepoFactory, tmp_path: Path
+) -> None:
+    repo = git_repos.create(files={"a.yaml": MANIFEST})
+    proxy = CorruptingProxy(git_daemon.port, flip_at=20_000)
+    try:
+        url = f"git://127.0.0.1:{proxy.port}/{repo.name}"
+        good = await GitSource(git_daemon.url(repo.name), cache_dir=tmp_path / "c").fetch()
+        source = GitSource(url, cache_dir=tmp_path / "c", shallow=False)
+        repo.commit({f"blob{i}.bin": os.urandom(4096) for i in range(20)}, "random payload")
+        with pytest.raises(CorruptRepositoryError) as info:
+            await source.fetch()
+        assert isinstance(info.value, TemporaryError)
+        # The cache was dropped; the snapshot of the earlier artifact is untouched.
+        assert not (tmp_path / "c" / "repo.git").exists()
+        assert (good.path / "a.yaml").read_text() == MANIFEST
+        source.url = git_daemon.url(repo.name)
+        assert (await source.fetch()).revision == f"main@sha1:{repo.head()}"
+    finally:
+        proxy.close()
+
+
+async def test_silent_server_times_out(tmp_path: Path) -> None:
+    import pygit2
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)  # accepts (kernel backlog) and never answers
+    previous = pygit2.settings.server_timeout
+    pygit2.settings.server_timeout = 300
+    try:
+        source = GitSource(f"git://127.0.0.1:{listener.getsockname()[1]}/x.git", cache_dir=tmp_path / "c")
+        with pytest.raises(GitUnreachableError):
+            await source.fetch()
+    finally:
+        pygit2.settings.server_timeout = previous
+        listener.close()
