@@ -6,6 +6,10 @@ and a read-only snapshot directory). Polls that find nothing new cost one ref li
 artifact. :class:`GitWriter` checks out a branch, commits the caller's edits and pushes them (image update
 automation).
 
+Artifact digests are ``sha256:`` over one record per snapshot entry, sorted by snapshot-relative path:
+``path NUL git-mode-in-octal NUL sha256-hex-of-content LF`` - content only, so the same tree (after ignore
+rules and ``path``) has the same digest on any machine.
+
 Errors are typed (:class:`GitUnreachableError` is temporary, :class:`RefNotFoundError` terminal, ...) and
 never contain credentials.
 """

@@ -123,6 +123,21 @@ def _ignored(path: str, is_dir: bool, layers: list[_Rules]) -> bool:
 
 
 @attrs.frozen
+class _DirRecord:
+    """One materialized directory: its tree, the ignore context it was filtered with, and what it holds."""
+
+    tree: str
+    context: tuple[str, ...]
+    files: list[tuple[str, bytes]]
+    links: list[tuple[str, bytes]]
+    subdirs: list[str]
+
+
+class _ReuseFailedError(Exception):
+    """The previous snapshot cannot be linked from (removed, other file system): build from scratch."""
+
+
+@attrs.frozen
 class SnapshotIndex:
     """What a snapshot holds, per snapshot-relative path: ``(blob id, mode, sha256 hex of content, size)``.
 
@@ -131,6 +146,7 @@ class SnapshotIndex:
 
     root: Path
     entries: dict[bytes, tuple[str, int, str, int]]
+    dirs: dict[str, _DirRecord] = attrs.field(factory=dict)
 
     @property
     def root_str(self) -> str:
@@ -174,6 +190,7 @@ class _Builder:
         self.files = 0
         self.bytes = 0
         self.records: dict[bytes, tuple[str, int, str, int]] = {}
+        self.dirs: dict[str, _DirRecord] = {}
         self.links: list[str] = []
 
     def _count(self, size: int) -> None:
@@ -184,13 +201,27 @@ class _Builder:
         if self.bytes > self.max_bytes:
             raise LimitExceededError(self.url, "bytes", self.max_bytes)
 
-    def walk(self, tree: pygit2.Tree, repo_dir: str, out_dir: str, stack: list[_Rules]) -> None:
+    def walk(
+        self, tree: pygit2.Tree, repo_dir: str, out_dir: str, stack: list[_Rules], context: tuple[str, ...]
+    ) -> None:
+        rel_dir = repo_dir[len(self.base) :]
+        tree_id = str(tree.id)
+        prev = self.previous.dirs.get(rel_dir) if self.previous is not None else None
+        if prev is not None and prev.tree == tree_id and prev.context == context:
+            # Same tree filtered by the same ignore files: the previous snapshot's directory is what this one
+            # would be. Link it file by file without reading the tree again.
+            self._reuse_dir(rel_dir, out_dir)
+            return
+        record = _DirRecord(tree_id, context, [], [], [])
+        self.dirs[rel_dir] = record
         layers = stack
+        child_context = context
         # pygit2's Tree has no .get()
         ignore_entry = tree[IGNORE_FILE] if IGNORE_FILE in tree else None  # noqa: SIM401
         if ignore_entry is not None and ignore_entry.filemode != _MODE_TREE:
             text = self.repo[ignore_entry.id].peel(pygit2.Blob).data.decode("utf-8", errors="replace")
             layers = [*stack, _Rules(repo_dir, tuple(parse_patterns(text.splitlines())))]
+            child_context = (*context, f"{repo_dir}:{ignore_entry.id}")
         all_layers = [*self.defaults, *layers, *self.user]
         for entry in tree:
             name = entry.name
@@ -206,7 +237,10 @@ class _Builder:
             target = out_dir + "/" + name
             if is_dir:
                 os.mkdir(target)
-                self.walk(self.repo[entry.id].peel(pygit2.Tree), repo_path + "/", target, layers)
+                record.subdirs.append(name)
+                self.walk(
+                    self.repo[entry.id].peel(pygit2.Tree), repo_path + "/", target, layers, child_context
+                )
                 continue
             rel = repo_path[len(self.base) :].encode()
             oid = str(entry.id)
@@ -218,9 +252,11 @@ class _Builder:
                     raise UnsafeContentError(self.url, repo_path, "invalid symlink target")
                 os.symlink(link, target)
                 self.links.append(target)
+                record.links.append((name, rel))
                 self.records[rel] = (oid, _MODE_LINK, hashlib.sha256(data).hexdigest(), len(data))
                 continue
             git_mode = _MODE_EXEC if mode == _MODE_EXEC else 0o100644
+            record.files.append((name, rel))
             if self.previous is not None and self._reuse(rel, oid, git_mode, target):
                 continue
             data = self.repo[entry.id].peel(pygit2.Blob).data
@@ -234,6 +270,30 @@ class _Builder:
             finally:
                 os.close(fd)
             self.records[rel] = (oid, git_mode, hashlib.sha256(data).hexdigest(), len(data))
+
+    def _reuse_dir(self, rel_dir: str, out_dir: str) -> None:
+        prev = self.previous
+        assert prev is not None
+        record = prev.dirs[rel_dir]
+        self.dirs[rel_dir] = record
+        root = prev.root_str
+        try:
+            for name, rel in record.files:
+                entry = prev.entries[rel]
+                os.link(root + "/" + os.fsdecode(rel), out_dir + "/" + name)
+                self._count(entry[3])
+                self.records[rel] = entry
+            for name, rel in record.links:
+                target = out_dir + "/" + name
+                os.symlink(os.readlink(root + "/" + os.fsdecode(rel)), target)
+                self._count(prev.entries[rel][3])
+                self.links.append(target)
+                self.records[rel] = prev.entries[rel]
+            for name in record.subdirs:
+                os.mkdir(out_dir + "/" + name)
+                self._reuse_dir(rel_dir + name + "/", out_dir + "/" + name)
+        except (OSError, KeyError) as exc:
+            raise _ReuseFailedError(str(exc)) from None
 
     def _reuse(self, rel: bytes, oid: str, mode: int, target: str) -> bool:
         prev = self.previous
@@ -295,6 +355,7 @@ def materialize(
     tree = commit.tree
     base = ""
     stack: list[_Rules] = []
+    stack_ids: list[tuple[_Rules, str]] = []
     if subpath:
         parts = [p for p in subpath.strip("/").split("/") if p not in ("", ".")]
         if ".." in parts:
@@ -303,6 +364,7 @@ def materialize(
             if IGNORE_FILE in tree and tree[IGNORE_FILE].filemode != _MODE_TREE:
                 text = repo[tree[IGNORE_FILE].id].peel(pygit2.Blob).data.decode("utf-8", errors="replace")
                 stack.append(_Rules(base, tuple(parse_patterns(text.splitlines()))))
+                stack_ids.append((stack[-1], str(tree[IGNORE_FILE].id)))
             if part not in tree or tree[part].filemode != _MODE_TREE:
                 raise RefNotFoundError(url, f"directory {subpath!r} at commit {commit.id}")
             tree = repo[tree[part].id].peel(pygit2.Tree)
@@ -311,10 +373,35 @@ def materialize(
     user = [_Rules(base, tuple(parse_patterns(ignore.splitlines())))] if ignore else []
 
     dest_parent.mkdir(parents=True, exist_ok=True)
+    context = tuple(f"{rules.domain}:{oid}" for rules, oid in stack_ids)
+    try:
+        return _build(
+            repo, url, dest_parent, tree, base, stack, context, user, defaults, max_files, max_bytes, previous
+        )
+    except _ReuseFailedError:
+        return _build(
+            repo, url, dest_parent, tree, base, stack, context, user, defaults, max_files, max_bytes, None
+        )
+
+
+def _build(
+    repo: pygit2.Repository,
+    url: str,
+    dest_parent: Path,
+    tree: pygit2.Tree,
+    base: str,
+    stack: list[_Rules],
+    context: tuple[str, ...],
+    user: list[_Rules],
+    defaults: list[_Rules],
+    max_files: int,
+    max_bytes: int,
+    previous: SnapshotIndex | None,
+) -> Snapshot:
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=dest_parent))
     try:
         builder = _Builder(repo, url, tmp, base, user, defaults, max_files, max_bytes, previous)
-        builder.walk(tree, base, str(tmp), stack)
+        builder.walk(tree, base, str(tmp), stack, context)
         builder.check_links()
         digest = builder.digest()
         final = dest_parent / digest.removeprefix("sha256:")
@@ -326,4 +413,6 @@ def materialize(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return Snapshot(final, digest, builder.files, builder.bytes, SnapshotIndex(final, builder.records))
+    return Snapshot(
+        final, digest, builder.files, builder.bytes, SnapshotIndex(final, builder.records, builder.dirs)
+    )

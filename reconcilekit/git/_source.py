@@ -34,6 +34,7 @@ from .._protocols import Source
 from .._semver import Constraint, latest
 from ._errors import (
     CorruptRepositoryError,
+    GitOperationError,
     NoMatchingTagError,
     RefNotFoundError,
     VerificationError,
@@ -332,7 +333,13 @@ class GitSource:
             if not all(self._has(repo, oid) for oid in need):
                 depth = 0 if (self.commit is not None or not self.shallow or _is_local(self.url)) else 1
                 local = "refs/rk/" + target.refname.removeprefix("refs/")
-                self._fetch_objects(repo, [f"+{target.refname}:{local}"], depth=depth)
+                try:
+                    self._fetch_objects(repo, [f"+{target.refname}:{local}"], depth=depth)
+                except GitOperationError as exc:
+                    if depth == 0 or "shallow" not in exc.reason.lower():
+                        raise
+                    # Some servers and transports cannot serve shallow packs: fall back to a full fetch.
+                    self._fetch_objects(repo, [f"+{target.refname}:{local}"], depth=0)
             if self.commit is not None:
                 head = refs.get(target.refname + "^{}", refs[target.refname])
                 if not self._has(repo, self.commit) or (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import socket
 import stat
 import threading
@@ -68,6 +69,8 @@ async def test_no_change_poll_returns_same_artifact_without_transfer(
     )
     first = await source.fetch()
     assert reports, "the first clone reports progress"
+    # Shallow: only the tip commit is held.
+    assert (tmp_path / "c" / "repo.git" / "shallow").read_text().strip() == repo.head()
     reports.clear()
     second = await source.fetch()
     assert second is first
@@ -398,3 +401,46 @@ async def test_silent_server_times_out(tmp_path: Path) -> None:
     finally:
         pygit2.settings.server_timeout = previous
         listener.close()
+
+
+async def test_incremental_snapshots_equal_fresh_ones(
+    git_daemon: GitDaemon, git_repos: GitRepoFactory, tmp_path: Path
+) -> None:
+    repo = git_repos.create(
+        files={
+            **{f"d{d}/f{i}.yaml": f"{d}-{i}\n" for d in range(4) for i in range(5)},
+            "d0/sub/deep.yaml": "deep\n",
+            "tool.sh": "#!/bin/sh\n",
+        }
+    )
+    repo.commit({}, "links", symlinks={"d1/link.yaml": "f0.yaml"}, executable=("tool.sh",))
+    url = git_daemon.url(repo.name)
+    source = GitSource(url, cache_dir=tmp_path / "inc")
+    await source.fetch()
+    steps: list[dict[str, str | bytes | None]] = [
+        {"d0/f1.yaml": "changed\n"},
+        {"d2/.sourceignore": "f3.yaml\n"},  # hides a file that the previous snapshot holds
+        {"d0/sub/deep.yaml": None, "d3/new.yaml": "new\n"},
+        {"d2/.sourceignore": None},
+        {".sourceignore": "d1/\n"},
+    ]
+    for n, change in enumerate(steps):
+        repo.commit(change, f"step {n}")
+        inc = await source.fetch()
+        fresh = await GitSource(url, cache_dir=tmp_path / f"fresh{n}").fetch()
+        assert inc.revision == fresh.revision
+        assert files_in(inc.path) == files_in(fresh.path)
+        assert inc.digest == fresh.digest
+        assert os.access(inc.path / "tool.sh", os.X_OK)
+
+
+async def test_snapshot_rebuilt_when_previous_one_was_removed(
+    git_daemon: GitDaemon, git_repos: GitRepoFactory, tmp_path: Path
+) -> None:
+    repo = git_repos.create(files={f"d/f{i}.yaml": f"{i}\n" for i in range(5)})
+    source = GitSource(git_daemon.url(repo.name), cache_dir=tmp_path / "c")
+    first = await source.fetch()
+    shutil.rmtree(first.path)  # e.g. a cache cleaner; the next snapshot cannot link from it
+    repo.commit({"e.yaml": "e\n"})
+    second = await source.fetch()
+    assert files_in(second.path) == {**{f"d/f{i}.yaml": f"{i}\n" for i in range(5)}, "e.yaml": "e\n"}
