@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
@@ -228,6 +229,8 @@ def ssh_session(url: str, auth: GitAuth | None) -> Iterator[None]:
             pygit2.settings.homedir = previous or os.path.expanduser("~")
 
 
+_USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
+
 _UNREACHABLE = (
     "failed to connect",
     "connection refused",
@@ -291,8 +294,9 @@ def classify(url: str, operation: str, exc: BaseException) -> ReconcileKitError:
     """Translate a pygit2/libgit2 error into the reconcilekit error that says what went wrong."""
     if isinstance(exc, ReconcileKitError):
         return exc
-    # libgit2 messages may repeat the URL as given, credentials included; never pass them on.
-    msg = str(exc).replace(url, redact_url(url))
+    # libgit2 messages may repeat the URL as given, credentials included, or a variant of it (another
+    # path, only the user name); never pass any user info on.
+    msg = _USERINFO.sub("***@", str(exc).replace(url, redact_url(url)))
     low = msg.lower()
     if any(s in low for s in _AUTH):
         return AuthenticationError(url, msg)

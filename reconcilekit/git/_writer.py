@@ -12,6 +12,7 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
+from typing import Self
 
 import anyio.to_thread
 import attrs
@@ -117,9 +118,20 @@ class GitWriter:
         return await anyio.to_thread.run_sync(self._commit_and_push, message)
 
     def close(self) -> None:
-        """Remove the working tree if the writer created it."""
+        """Remove the working tree if the writer created it (a given ``workdir`` is kept for reuse)."""
+        self._repo = None
         if self._owns_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
+
+    async def aclose(self) -> None:
+        """Async form of :meth:`close`."""
+        await anyio.to_thread.run_sync(self.close)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
 
     # -- blocking parts, run in a worker thread -------------------------------------------------------
 

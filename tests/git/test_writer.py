@@ -128,3 +128,13 @@ async def test_signed_commits_verify(
     assert artifact.revision == f"main@sha1:{sha}"
     assert fpr in artifact.metadata["verified.commit"]
     assert repr(SigningKey(secret)) == "SigningKey(<secret>)"
+
+
+async def test_writer_as_context_manager_removes_its_temporary_workdir(
+    git_daemon: GitDaemon, git_repos: GitRepoFactory
+) -> None:
+    repo = git_repos.create(files={"a": "a\n"})
+    async with GitWriter(git_daemon.url(repo.name), branch="main") as writer:
+        tree = await writer.checkout()
+        assert (tree / "a").exists()
+    assert not tree.exists()
