@@ -35,7 +35,7 @@ _PRE_ID = r"0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*"
 _STRICT = re.compile(
     rf"^({_NUM})\.({_NUM})\.({_NUM})"
     rf"(?:-((?:{_PRE_ID})(?:\.(?:{_PRE_ID}))*))?"
-    r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$"
+    r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?\Z"
 )
 
 
@@ -142,17 +142,18 @@ class InvalidConstraintError(ValidationError):
 
 
 # The regular expressions mirror Masterminds v3's so that the same strings are accepted; the empty alternative
-# in _OPS is the bare-version comparator.
+# in _OPS is the bare-version comparator. Go's "$" is the end of the text, which is Python's "\Z" ("$" would
+# also match before a trailing newline).
 _CV = (
     r"v?([0-9|x|X|\*]+)(\.[0-9|x|X|\*]+)?(\.[0-9|x|X|\*]+)?"
     r"(-([0-9A-Za-z\-]+(\.[0-9A-Za-z\-]+)*))?"
     r"(\+([0-9A-Za-z\-]+(\.[0-9A-Za-z\-]+)*))?"
 )
 _OPS = r"=||!=|>|<|>=|=>|<=|=<|~|~>|\^"
-_ONE = re.compile(rf"^\s*({_OPS})\s*({_CV})\s*$")
+_ONE = re.compile(rf"^\s*({_OPS})\s*({_CV})\s*\Z")
 _RANGE = re.compile(rf"\s*({_CV})\s+-\s+({_CV})\s*")
 _FIND = re.compile(rf"({_OPS})\s*({_CV})")
-_VALID = re.compile(rf"^(\s*({_OPS})\s*({_CV})\s*)((?:\s+|,\s*)({_OPS})\s*({_CV})\s*)*$")
+_VALID = re.compile(rf"^(\s*({_OPS})\s*({_CV})\s*)((?:\s+|,\s*)({_OPS})\s*({_CV})\s*)*\Z")
 
 
 def _is_x(part: str) -> bool:

@@ -199,3 +199,10 @@ def test_caret_and_tilde_equal_their_expansions(a: int, b: int, c: int, x: int, 
         assert Constraint(f"^{a}.{b}.{c}").check(v) == Constraint(f">={a}.{b}.{c}, <{a + 1}.0.0").check(v)
     assert Constraint(f"~{a}.{b}.{c}").check(v) == Constraint(f">={a}.{b}.{c}, <{a}.{b + 1}.0").check(v)
     assert Constraint(f"{a}.{b}.x").check(v) == Constraint(f">={a}.{b}.0, <{a}.{b + 1}.0").check(v)
+
+
+def test_trailing_newline_is_not_a_version() -> None:
+    # Go's "$" is the end of the text: Masterminds and Flux reject "1.2.3\n".
+    assert parse_version("1.2.3\n") is None
+    assert parse_version("v1.2.3\n") is None
+    assert latest(["1.2.3\n"], "*") is None
