@@ -86,6 +86,7 @@ class SemverPolicy:
 
     range: str
     _constraint: Constraint = attrs.field(init=False, repr=False, eq=False)
+    _edge_majors: frozenset[str] = attrs.field(init=False, repr=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
         try:
@@ -93,6 +94,13 @@ class SemverPolicy:
         except InvalidConstraintError as exc:
             raise InvalidPolicyError("semver range", self.range, exc.reason) from None
         object.__setattr__(self, "_constraint", constraint)
+        # Every comparator of a Masterminds range is true on a union of version intervals whose ends lie in
+        # a major version named in the range, the one after it, or 0/1 (caret's special cases). Within any
+        # other major the answer for release versions is therefore the same for all of them, and one check
+        # per such major is enough (the differential tests against _semver.latest guard this).
+        numbers = {int(n) for n in re.findall(r"\d+", self.range)}
+        edges = {str(n) for n in numbers} | {str(n + 1) for n in numbers} | {"0", "1"}
+        object.__setattr__(self, "_edge_majors", frozenset(edges))
 
     def latest(self, tags: Sequence[str]) -> str:
         """The highest tag within the range; :class:`NoMatchingTag` when none is (or ``tags`` is empty)."""
@@ -100,25 +108,40 @@ class SemverPolicy:
             raise NoMatchingTag(repr(self), "the tag list is empty")
         constraint = self._constraint
         allow_pre = constraint.has_prerelease
+        edges = self._edge_majors
+        by_major: dict[str, bool] = {}  # release-version check result per major outside the range's edges
         best: Version | None = None
         best_key: tuple[int, int, int] | None = None
+        best_is_release = False
         # Profiled over 100,000 tags: the exact parse and the constraint check dominate, so a cheap superset
-        # match rejects most tags first, and a tag whose major.minor.patch is below the best so far is
-        # skipped without parsing (a prerelease only ever sorts lower than its release).
+        # match rejects most tags first, a major already known to fail is skipped, and a tag whose
+        # major.minor.patch is below the best so far is skipped without parsing (a prerelease only ever
+        # sorts lower than its release).
         for m in map(_LOOSE_SEMVER.match, tags):
             if m is None:
                 continue
             major, minor, patch, pre = m.groups()
-            if pre is not None and not allow_pre:
-                continue  # Masterminds: a prerelease never matches a range that names none
+            known: bool | None = None
+            if pre is not None:
+                if not allow_pre:
+                    continue  # Masterminds: a prerelease never matches a range that names none
+            else:
+                known = by_major.get(major)
+                if known is False:
+                    continue
             key = (int(major), int(minor), int(patch))
-            if best_key is not None and key <= best_key and (key < best_key or pre is None):
+            # Below the best: never higher. Equal to a best release: a release ties (first wins), a
+            # prerelease sorts lower. Equal to a best prerelease: may be higher, so check it fully.
+            if best_key is not None and (key < best_key or (key == best_key and best_is_release)):
                 continue
             version = parse_version(m.string)
-            if version is None or not constraint.check(version):
+            if version is None:
                 continue
-            if best is None or version > best:
-                best, best_key = version, key
+            ok = known if known is not None else constraint.check(version)
+            if known is None and pre is None and major not in edges:
+                by_major[major] = ok
+            if ok and (best is None or version > best):
+                best, best_key, best_is_release = version, key, not version.prerelease
         if best is None:
             raise NoMatchingTag(repr(self), f"none of {len(tags)} tags is a version within the range")
         return best.original

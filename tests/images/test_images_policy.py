@@ -111,9 +111,11 @@ def test_semver_rejects_trailing_newline() -> None:
 
 
 _part = st.integers(min_value=0, max_value=12).map(str)
+# Majors spread more widely, so the per-major shortcut of SemverPolicy.latest is exercised.
+_major = st.integers(min_value=0, max_value=15).map(str)
 _tag = st.one_of(
-    st.builds(lambda a, b, c: f"{a}.{b}.{c}", _part, _part, _part),
-    st.builds(lambda a, b, c: f"v{a}.{b}.{c}", _part, _part, _part),
+    st.builds(lambda a, b, c: f"{a}.{b}.{c}", _major, _part, _part),
+    st.builds(lambda a, b, c: f"v{a}.{b}.{c}", _major, _part, _part),
     st.builds(
         lambda a, b, c, p: f"{a}.{b}.{c}-{p}",
         _part,
@@ -126,11 +128,37 @@ _tag = st.one_of(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=600, deadline=None)
 @given(
     tags=st.lists(_tag, max_size=30),
     rng=st.sampled_from(
-        ["*", ">=1.0.0", "1.x", "~2.3", "^0.4", ">=1.0.0-0 <3.0.0", "!=4.4.4", "1.2.3 - 5.6.7"]
+        [
+            "*",
+            ">=1.0.0",
+            "1.x",
+            "~2.3",
+            "^0.4",
+            ">=1.0.0-0 <3.0.0",
+            "!=4.4.4",
+            "1.2.3 - 5.6.7",
+            "^5.0",
+            "^0.0.3",
+            ">3",
+            ">3.x",
+            "<=4.1",
+            "<=4",
+            "!=3.x",
+            "~0",
+            "^0",
+            "=2.1",
+            "2.x || >=9.0.1",
+            "^1.x-0",
+            "~>3.2",
+            "<3.0.0-0",
+            ">=0.0.0",
+            ">11",
+            "<2 || >10",
+        ]
     ),
 )
 def test_semver_fast_path_matches_shared_parser(tags: list[str], rng: str) -> None:
@@ -140,6 +168,29 @@ def test_semver_fast_path_matches_shared_parser(tags: list[str], rng: str) -> No
             SemverPolicy(rng).latest(tags)
     else:
         assert SemverPolicy(rng).latest(tags) == expected
+
+
+_RANGES = [
+    "*", ">=1.0.0", "1.x", "~2.3", "^0.4", ">=1.0.0-0 <3.0.0", "!=4.4.4", "1.2.3 - 5.6.7", "^5.0", "^0.0.3",
+    ">3", ">3.x", "<=4.1", "<=4", "!=3.x", "~0", "^0", "=2.1", "2.x || >=9.0.1", "^1.x-0", "~>3.2",
+    "<3.0.0-0", ">11", "<2 || >10", "^12.3.4", "~7", "7.1.x", ">=6 <6.5", "<=0.0.9",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_semver_fast_path_on_large_lists(seed: int) -> None:
+    rnd = random.Random(seed)
+    tags = []
+    for _ in range(3000):
+        a, b, c = rnd.randint(0, 14), rnd.randint(0, 9), rnd.randint(0, 12)
+        tags.append(rnd.choice([f"{a}.{b}.{c}", f"v{a}.{b}.{c}", f"{a}.{b}.{c}-rc.{c}", f"{a}.{b}", "x"]))
+    for rng in _RANGES:
+        expected = semver_latest(tags, rng)
+        if expected is None:
+            with pytest.raises(NoMatchingTag):
+                SemverPolicy(rng).latest(tags)
+        else:
+            assert SemverPolicy(rng).latest(tags) == expected, rng
 
 
 # -- alphabetical_test.go ---------------------------------------------------------------------------------
