@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -12,8 +11,6 @@ from ._ops import b64
 from ._resource import WorkResource
 
 __all__ = ["generate", "merge_options"]
-
-_KEY_RE = re.compile(r"^[-._a-zA-Z0-9]+$")
 
 
 def merge_options(local: Mapping[str, Any] | None, global_: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -57,8 +54,8 @@ def _env_pairs(text: str, source: str) -> list[tuple[str, str]]:
             key, value = line.split("=", 1)
         else:
             key, value = line, os.environ.get(line, "")
-        if not key or " " in key or "\t" in key:
-            raise KustomizationError(source, f"line {lineno}: invalid key {key!r} in env file")
+        if not key:
+            raise KustomizationError(source, f"line {lineno}: empty key in env file")
         pairs.append((key, value))
     return pairs
 
@@ -106,16 +103,8 @@ def generate(
     data_map: dict[str, str] = {}
     binary_map: dict[str, str] = {}
     for key, value in pairs:
-        if not _KEY_RE.match(key):
-            raise KustomizationError(
-                source,
-                f"{key!r} is not a valid key name for a {kind}: "
-                "must consist of alphanumeric characters, '-', '_' or '.'",
-            )
         if key in data_map or key in binary_map:
-            raise KustomizationError(
-                source, f"cannot add key {key}, another key by that name already exists in {kind} {name}"
-            )
+            raise KustomizationError(source, f"{kind.lower()} {name} illegally repeats the key `{key}`")
         if kind == "Secret":
             data_map[key] = _wrapped_b64(value if isinstance(value, bytes) else value.encode("utf-8"))
         elif isinstance(value, bytes):

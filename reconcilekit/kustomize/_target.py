@@ -159,7 +159,7 @@ class RootLoader:
 
 # ---------------------------------------------------------------------------------------------- resources
 def _expand(doc: Any, source: str, out: list[WorkResource], origin: dict[str, Any] | None) -> None:
-    if doc is None or (isinstance(doc, dict) and not doc):
+    if doc is None or doc == "" or (isinstance(doc, dict) and not doc):
         return
     if not isinstance(doc, dict):
         raise MalformedYAMLError(
@@ -223,9 +223,12 @@ def _load_kustomization(loader: RootLoader) -> tuple[dict[str, Any], str]:
     k = docs[0]
     if not isinstance(k, dict):
         raise MalformedYAMLError(path, "a kustomization must be a mapping")
-    for field in k:
+    for field in list(k):
         if field not in _KNOWN_FIELDS:
             raise UnknownFieldError(path, str(field))
+        if k[field] == "":
+            # `resources:` with nothing after it is an empty field in kustomize's Go struct.
+            k[field] = None
     for field in _UNSUPPORTED:
         if k.get(field):
             raise NotSupportedError(path, f"the {field!r} field is not supported by reconcilekit's engine")

@@ -8,7 +8,7 @@ references to the renamed objects inside the set, as kustomize does at the end o
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +72,18 @@ def _run(resources: ResourceSet, fn: Callable[[list[WorkResource]], list[WorkRes
 
 def _freeze_map(value: Mapping[str, Any]) -> Mapping[str, Any]:
     return dict(value)
+
+
+def _strings(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(value)
+
+
+def _images(value: Iterable[Image]) -> tuple[Image, ...]:
+    return tuple(value)
+
+
+def _mappings(value: Iterable[Mapping[str, Any]]) -> tuple[Mapping[str, Any], ...]:
+    return tuple(value)
 
 
 @attrs.frozen
@@ -162,7 +174,7 @@ class Image:
 class Images:
     """Rewrite container and init-container images (kustomize ``images:``)."""
 
-    images: tuple[Image, ...] = attrs.field(converter=tuple)
+    images: tuple[Image, ...] = attrs.field(converter=_images)
 
     async def transform(self, resources: ResourceSet, context: Context) -> ResourceSet:
         """Return the set with images rewritten."""
@@ -238,9 +250,9 @@ class ConfigMapGenerator:
     """
 
     name: str
-    literals: tuple[str, ...] = attrs.field(default=(), converter=tuple)
-    files: tuple[str, ...] = attrs.field(default=(), converter=tuple)
-    envs: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    literals: tuple[str, ...] = attrs.field(default=(), converter=_strings)
+    files: tuple[str, ...] = attrs.field(default=(), converter=_strings)
+    envs: tuple[str, ...] = attrs.field(default=(), converter=_strings)
     namespace: str | None = None
     options: Mapping[str, Any] = attrs.field(factory=dict, converter=_freeze_map)
     base_dir: Path | None = None
@@ -276,9 +288,9 @@ class SecretGenerator:
     """Generate a Secret (values base64-encoded) with the content-hash suffix (``secretGenerator:``)."""
 
     name: str
-    literals: tuple[str, ...] = attrs.field(default=(), converter=tuple)
-    files: tuple[str, ...] = attrs.field(default=(), converter=tuple)
-    envs: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    literals: tuple[str, ...] = attrs.field(default=(), converter=_strings)
+    files: tuple[str, ...] = attrs.field(default=(), converter=_strings)
+    envs: tuple[str, ...] = attrs.field(default=(), converter=_strings)
     namespace: str | None = None
     type: str = "Opaque"
     options: Mapping[str, Any] = attrs.field(factory=dict, converter=_freeze_map)
@@ -294,7 +306,7 @@ class SecretGenerator:
 class Replacements:
     """Copy field values between objects (kustomize ``replacements:``), given as parsed mappings."""
 
-    replacements: tuple[Mapping[str, Any], ...] = attrs.field(converter=tuple)
+    replacements: tuple[Mapping[str, Any], ...] = attrs.field(converter=_mappings)
 
     async def transform(self, resources: ResourceSet, context: Context) -> ResourceSet:
         """Return the set with replacements applied."""

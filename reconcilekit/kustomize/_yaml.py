@@ -52,13 +52,22 @@ _INT_RE = re.compile(r"^[-+]?(?:0[xX][0-9a-fA-F_]+|0[oO][0-7_]+|0[bB][01_]+|[0-9
 _FLOAT_RE = re.compile(
     r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$|^[-+]?\.(?:inf|Inf|INF)$|^\.(?:nan|NaN|NAN)$"
 )
+# An empty block value is null (kustomize prints `key:` back as `key: null`). go-yaml reads an empty value
+# inside a flow mapping (`{k: }`) as "" instead; PyYAML's events cannot tell the two apart, so that rare
+# form comes out as null here.
 _NULL_RE = re.compile(r"^(?:~|null|Null|NULL|)$")
 _BOOL_RE = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
 # The layouts go-yaml accepts for an unquoted timestamp (time.Parse with 2006-1-2T15:4:5.999999999Z07:00,
 # the same with a lower-case t, 2006-1-2 15:4:5.999999999, and 2006-1-2).
-_TS_RE = re.compile(
+_V2_TS = re.compile(
     r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}"
     r"(?:[Tt][0-9]{1,2}:[0-9]{1,2}:[0-9]{1,2}(?:\.[0-9]+)?(?:Z|[-+][0-9]{2}:[0-9]{2})"
+    r"| [0-9]{1,2}:[0-9]{1,2}:[0-9]{1,2}(?:\.[0-9]+)?)?$"
+)
+# What kyaml actually turns into a time on reading (a lower-case "t" stays a string there).
+_TS_RE = re.compile(
+    r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}"
+    r"(?:T[0-9]{1,2}:[0-9]{1,2}:[0-9]{1,2}(?:\.[0-9]+)?(?:Z|[-+][0-9]{2}:[0-9]{2})"
     r"| [0-9]{1,2}:[0-9]{1,2}:[0-9]{1,2}(?:\.[0-9]+)?)?$"
 )
 
@@ -155,24 +164,30 @@ def _go_timestamp(value: str) -> str:
     return base + suffix
 
 
-try:
-    from yaml.cyaml import CParser as _CParser
-except ImportError:  # pragma: no cover - PyYAML built without libyaml
-    _CParser = None
-if _CParser is None:  # pragma: no cover - PyYAML without libyaml: slower, same results
-    from yaml.composer import Composer
-    from yaml.parser import Parser
-    from yaml.reader import Reader
-    from yaml.scanner import Scanner
+def _parser_class() -> Any:
+    try:
+        import yaml.cyaml
+    except ImportError:  # pragma: no cover - PyYAML built without libyaml: slower, same results
+        pass
+    else:
+        return yaml.cyaml.CParser  # type: ignore[attr-defined]
+    from yaml.composer import Composer  # pragma: no cover
+    from yaml.parser import Parser  # pragma: no cover
+    from yaml.reader import Reader  # pragma: no cover
+    from yaml.scanner import Scanner  # pragma: no cover
 
-    class _PyParser(Reader, Scanner, Parser, Composer):
+    class _PyParser(Reader, Scanner, Parser, Composer):  # pragma: no cover
         def __init__(self, stream: str) -> None:
             Reader.__init__(self, stream)
             Scanner.__init__(self)
             Parser.__init__(self)
             Composer.__init__(self)
 
-    _CParser = _PyParser
+    return _PyParser  # pragma: no cover
+
+
+# libyaml's C parser does the tokenising (the Python one is ten times slower on large trees).
+_CParser: Any = _parser_class()
 
 
 class _Loader(_CParser, _Constructor, _Resolver12):  # type: ignore[misc]
@@ -311,7 +326,6 @@ _V2_SPECIAL = frozenset(
 )
 _V2_FLOAT = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$")
 _V2_BASE60 = re.compile(r"^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$")
-_V2_TS = _TS_RE
 _GO_INT = re.compile(r"^[-+]?(?:0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|0[0-7]*|[1-9][0-9]*)$")
 
 
