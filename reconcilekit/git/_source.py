@@ -102,6 +102,11 @@ class GitSource:
 
     Precedence when several refs are given is Flux's: commit > ref_name > semver > tag > branch.
 
+    Snapshots live in ``cache_dir/snapshots/<digest>``: read-only files, no ``.git``, symlinks only when they
+    resolve inside the snapshot (else :class:`UnsafeContentError`), submodules skipped. The previous
+    artifact's snapshot is kept until the next change (a pipeline may still be reading it); older ones are
+    removed. Unchanged files are hard-linked from the previous snapshot: treat snapshot files as read-only.
+
     Revisions: ``<branch>@sha1:<sha>``, ``<tag>@sha1:<sha>`` (also for semver), ``<ref_name>@sha1:<sha>``,
     and ``sha1:<sha>`` for a bare commit.
 

@@ -14,6 +14,7 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import attrs
 import pygit2
@@ -130,13 +131,13 @@ class _Callbacks(pygit2.RemoteCallbacks):
             if isinstance(key, Path):
                 return pygit2.Keypair(user, None, str(key), auth.ssh_passphrase or "")
             return pygit2.KeypairFromMemory(user, None, key, auth.ssh_passphrase or "")
-        if (
-            allowed_types & CredentialType.USERPASS_PLAINTEXT
-            and auth is not None
-            and auth.username is not None
-            and auth.password is not None
-        ):
-            return pygit2.UserPass(auth.username, auth.password)
+        if allowed_types & CredentialType.USERPASS_PLAINTEXT:
+            if auth is not None and auth.username is not None and auth.password is not None:
+                return pygit2.UserPass(auth.username, auth.password)
+            inline = urlsplit(self._url)
+            if inline.username is not None and inline.password is not None:
+                # https://user:token@host/repo: credentials given in the URL itself.
+                return pygit2.UserPass(unquote(inline.username), unquote(inline.password))
         raise AuthenticationError(self._url, "the remote asked for credentials and none fit")
 
     def certificate_check(self, certificate: None, valid: bool, host: bytes) -> bool:

@@ -70,6 +70,10 @@ async def test_http_bad_credentials_are_terminal_and_redacted(
     assert "topsecret-inline" not in str(info.value)
     assert "***@" in str(info.value)
     assert "topsecret-inline" not in caplog.text
+    # Correct credentials inline in the URL work (and stay out of revisions and metadata).
+    good_inline = url.replace("http://", f"http://gituser:{git_http_server.password}@")
+    artifact = await GitSource(good_inline, cache_dir=tmp_path / "5").fetch()
+    assert git_http_server.password not in repr(artifact)
     assert "wrong-pw" not in caplog.text
     assert "wrong-pw" not in repr(GitAuth(username="u", password="wrong-pw"))
 
