@@ -717,9 +717,10 @@ def _fix_mapping(
     if not isinstance(name, str):
         return
     if "namespace" in node:
-        ns = str(node.get("namespace") or "")
-        by_org = [c for c in candidates if c.org_id().namespace == ns]
-        candidates = by_org or [c for c in candidates if c.namespace == ns]
+        # Compared as effective namespaces: "default" matches an object that has none.
+        ns = str(node.get("namespace") or "") or "default"
+        by_org = [c for c in candidates if c.org_id().effective_namespace() == ns]
+        candidates = by_org or [c for c in candidates if c.cur_id().effective_namespace() == ns]
     ref = _select_referral(name, referrer, candidates, role_kind, source)
     if ref is None:
         return
