@@ -3,6 +3,8 @@
 * ``registry_server`` (session): plain HTTP on ``127.0.0.1:<free port>``, no auth.
 * ``registry_server_tls`` (session): HTTPS with a throw-away CA (``.ca_file``) and htpasswd (bcrypt) basic
   auth (``.username`` / ``.password``).
+* ``registry_server_token`` (session): bearer-token auth (distribution's ``auth: token``) backed by a
+  :class:`TokenServer` on loopback that signs ES256 JWTs with a throw-away key.
 
 Both are :class:`RegistryServer` objects whose :meth:`RegistryServer.push` uploads a small image (a config
 blob, one layer, an OCI or Docker schema 2 manifest) under one or more tags through the registry's HTTP API,
@@ -19,23 +21,26 @@ import base64
 import hashlib
 import json
 import os
+import re
 import shutil
 import socket
 import ssl
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import parse_qs, urljoin, urlsplit
 
 import pytest
 
-__all__ = ["RegistryServer", "registry_server", "registry_server_tls"]
+__all__ = ["RegistryServer", "TokenServer", "registry_server", "registry_server_tls", "registry_server_token"]
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
@@ -86,10 +91,12 @@ class RegistryServer:
         htpasswd: Path | None = None,
         username: str | None = None,
         password: str | None = None,
+        token_server: TokenServer | None = None,
     ) -> None:
         self.workdir = workdir
         self.username = username
         self.password = password
+        self.token_server = token_server
         self.ca_file = tls[2] if tls else None
         self._process: subprocess.Popen[bytes] | None = None
         self._binary = binary
@@ -120,6 +127,16 @@ class RegistryServer:
             lines += ["  tls:", f"    certificate: {self._tls[0]}", f"    key: {self._tls[1]}"]
         if self._htpasswd:
             lines += ["auth:", "  htpasswd:", "    realm: reconcilekit-test", f"    path: {self._htpasswd}"]
+        if self.token_server:
+            ts = self.token_server
+            lines += [
+                "auth:",
+                "  token:",
+                f"    realm: {ts.url}/token",
+                f"    service: {ts.service}",
+                f"    issuer: {ts.issuer}",
+                f"    rootcertbundle: {ts.cert_file}",
+            ]
         return "\n".join(lines) + "\n"
 
     def start(self) -> None:
@@ -174,7 +191,14 @@ class RegistryServer:
     ) -> tuple[int, Mapping[str, str], bytes]:
         url = urljoin(self.url + "/", path_or_url)
         req = urllib.request.Request(url, data=body, method=method, headers=dict(headers or {}))  # noqa: S310 - loopback test server
-        if auth and self.username is not None:
+        if auth and self.token_server is not None:
+            m = re.search(r"/v2/(.+?)/(?:blobs|manifests|tags)/", url)
+            if m is not None:
+                scope = f"repository:{m[1]}:pull,push"
+                req.add_header(
+                    "Authorization", f"Bearer {self.token_server.issue(self.username or '', scope)}"
+                )
+        elif auth and self.username is not None:
             token = base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
             req.add_header("Authorization", f"Basic {token}")
         context = ssl.create_default_context(cafile=str(self.ca_file)) if self.ca_file else None
@@ -287,6 +311,125 @@ class RegistryServer:
         return f"{prefix}/{uuid.uuid4().hex[:12]}"
 
 
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _der_ecdsa_to_raw(der: bytes) -> bytes:
+    # openssl emits ECDSA-Sig-Value (SEQUENCE of two INTEGERs); JWS ES256 wants r || s, 32 bytes each.
+    assert der[0] == 0x30
+    i = 2 if der[1] < 0x80 else 2 + (der[1] & 0x7F)
+    out = b""
+    for _ in range(2):
+        assert der[i] == 0x02
+        n = der[i + 1]
+        out += der[i + 2 : i + 2 + n].lstrip(b"\x00").rjust(32, b"\x00")
+        i += 2 + n
+    return out
+
+
+class TokenServer:
+    """A Docker registry token service (distribution's ``auth: token``) on loopback, for bearer-flow tests.
+
+    ``GET /token?service=…&scope=repository:<name>:<actions>`` with basic auth (``users``) answers
+    ``{"token": <JWT>}``: ES256, signed with a throw-away key whose certificate (``cert_file``) the registry
+    trusts through ``rootcertbundle``; the certificate travels in the JWT's ``x5c`` header. Every request is
+    recorded in ``requests`` (path and query) so tests can see the flow.
+    """
+
+    def __init__(self, workdir: Path, users: Mapping[str, str]) -> None:
+        self.workdir = workdir
+        self.users = dict(users)
+        self.service = "rk-test-registry"
+        self.issuer = "rk-test-issuer"
+        self.key_file = workdir / "token.key"
+        self.cert_file = workdir / "token.pem"
+        self.requests: list[str] = []
+        _openssl(
+            "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", str(self.key_file), cwd=workdir
+        )
+        _openssl("req", "-x509", "-new", "-key", str(self.key_file), "-subj", "/CN=rk-token-issuer",
+                 "-days", "2", "-out", str(self.cert_file), cwd=workdir)  # fmt: skip
+        der = subprocess.run(
+            ["openssl", "x509", "-in", str(self.cert_file), "-outform", "DER"],
+            check=True,
+            capture_output=True,
+        ).stdout
+        self._x5c = base64.b64encode(der).decode()
+        self._httpd: ThreadingHTTPServer | None = None
+        self.url = ""
+
+    def issue(self, subject: str, *scopes: str) -> str:
+        """A signed token granting ``scopes`` (``repository:<name>:pull,push``) to ``subject``."""
+        access = []
+        for scope in scopes:
+            kind, _, rest = scope.partition(":")
+            name, _, actions = rest.rpartition(":")
+            access.append({"type": kind, "name": name, "actions": [a for a in actions.split(",") if a]})
+        now = int(time.time())
+        header = {"typ": "JWT", "alg": "ES256", "x5c": [self._x5c]}
+        claims = {
+            "iss": self.issuer,
+            "sub": subject,
+            "aud": self.service,
+            "exp": now + 300,
+            "nbf": now - 10,
+            "iat": now,
+            "jti": uuid.uuid4().hex,
+            "access": access,
+        }
+        signing_input = f"{_b64url(json.dumps(header).encode())}.{_b64url(json.dumps(claims).encode())}"
+        der = subprocess.run(
+            ["openssl", "dgst", "-sha256", "-sign", str(self.key_file)],
+            input=signing_input.encode(),
+            check=True,
+            capture_output=True,
+        ).stdout
+        return f"{signing_input}.{_b64url(_der_ecdsa_to_raw(der))}"
+
+    def start(self) -> None:
+        """Serve on a free loopback port."""
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                parts = urlsplit(self.path)
+                server.requests.append(self.path)
+                query = parse_qs(parts.query)
+                auth = self.headers.get("Authorization", "")
+                user = None
+                if auth.startswith("Basic "):
+                    name, _, password = base64.b64decode(auth[6:]).decode().partition(":")
+                    if server.users.get(name) == password:
+                        user = name
+                if parts.path != "/token" or user is None or query.get("service") != [server.service]:
+                    self.send_response(401)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                token = server.issue(user, *query.get("scope", []))
+                body = json.dumps({"token": token, "expires_in": 300}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        """Stop serving."""
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+
+
 def _openssl(*args: str, cwd: Path) -> None:
     subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
 
@@ -313,6 +456,28 @@ def registry_server() -> Iterator[RegistryServer]:
             yield server
         finally:
             server.stop()
+
+
+@pytest.fixture(scope="session")
+def registry_server_token() -> Iterator[RegistryServer]:
+    """``docker-registry`` (plain HTTP) with bearer-token auth from a :class:`TokenServer`.
+
+    The token service is ``.token_server``; its credentials are ``.username`` / ``.password``.
+    """
+    binary = _require("docker-registry", "docker-registry")
+    _require("openssl", "openssl")
+    with tempfile.TemporaryDirectory(prefix="rk-registry-token-") as tmp:
+        root = Path(tmp)
+        username, password = "rk-bot", "rk-token-" + uuid.uuid4().hex[:8]
+        tokens = TokenServer(root, {username: password})
+        tokens.start()
+        server = RegistryServer(binary, root, username=username, password=password, token_server=tokens)
+        try:
+            server.start()
+            yield server
+        finally:
+            server.stop()
+            tokens.stop()
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,7 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from aiohttp import web
@@ -370,3 +371,24 @@ async def test_digest_by_hashing_when_header_missing(stub: Callable[[Handler], A
     async with RegistryClient(await stub(handler)) as client:
         digest = await client.resolve_digest("app", "1.0")
     assert digest == "sha256:" + hashlib.sha256(manifest).hexdigest()
+
+
+async def test_bearer_token_flow_against_the_real_registry(registry_server_token: RegistryServer) -> None:
+    srv = registry_server_token
+    assert srv.token_server is not None
+    assert srv.username is not None
+    assert srv.password is not None
+    repo = srv.unique_repository("token")
+    pushed = srv.push(repo, ["3.0.0", "3.1.0", "3.1.0.sig"])
+    srv.token_server.requests.clear()
+    async with RegistryClient(srv.url, auth=RegistryAuth(srv.username, srv.password), page_size=1) as client:
+        assert sorted(await client.list_tags(repo)) == ["3.0.0", "3.1.0"]
+        assert await client.resolve_digest(repo, "3.1.0") == pushed["3.1.0"]
+    # One token for the repository's pull scope, reused for every page and the digest request.
+    assert len(srv.token_server.requests) == 1
+    query = parse_qs(urlsplit(srv.token_server.requests[0]).query)
+    assert query == {"service": ["rk-test-registry"], "scope": [f"repository:{repo}:pull"]}
+
+    async with RegistryClient(srv.url, auth=RegistryAuth(srv.username, "wrong")) as bad:
+        with pytest.raises(RegistryAuthError, match="token service"):
+            await bad.list_tags(repo)
