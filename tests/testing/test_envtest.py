@@ -453,3 +453,23 @@ def test_build_script_reuses_the_cache_in_seconds() -> None:
     assert result.stdout.strip().splitlines()[-1] == str(cached)
     assert "reusing" in result.stderr
     assert time.monotonic() - started < 10
+
+
+# --- etcd compaction (for 410 Gone tests) --------------------------------------------------------------------
+
+
+def test_compact_etcd_makes_old_resource_versions_gone(
+    envtest_server: envtest.Environment, envtest_namespace: str
+) -> None:
+    path = f"/api/v1/namespaces/{envtest_namespace}/configmaps"
+    status, body = envtest_server.request(
+        "POST", path, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}}
+    )
+    assert status == 201, body
+    old = json.loads(body)["metadata"]["resourceVersion"]
+    envtest_server.request("POST", path, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "b"}})
+    revision = envtest_server.compact_etcd()
+    assert revision > int(old)
+    status, body = envtest_server.request("GET", f"{path}?resourceVersion={old}&resourceVersionMatch=Exact")
+    assert status == 410, body
+    assert json.loads(body)["reason"] in ("Expired", "Gone")
