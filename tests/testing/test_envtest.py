@@ -455,7 +455,7 @@ def test_build_script_reuses_the_cache_in_seconds() -> None:
     assert time.monotonic() - started < 10
 
 
-# --- etcd compaction (for 410 Gone tests) --------------------------------------------------------------------
+# --- etcd compaction (for 410 Gone tests) ------------------------------------------------------------------
 
 
 def test_compact_etcd_makes_old_resource_versions_gone(
