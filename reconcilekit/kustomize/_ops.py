@@ -258,13 +258,23 @@ def apply_replicas(
     for rep in replicas:
         name = rep.get("name")
         count = rep.get("count")
-        matched = [r for r in resources if any(i.name == name for i in r.all_ids())]
-        for res in matched:
+        found = False
+        for res in resources:
+            ids = res.all_ids()
+            for spec in REPLICA_SPECS:
+                if any(i.name == name and spec.applies(i.group, i.version, i.kind) for i in ids):
+                    found = True
 
-            def set_count(parent: dict[str, Any], key: str, count: Any = count) -> None:
-                parent[key] = count
+                    def set_count(parent: dict[str, Any], key: str, count: Any = count) -> None:
+                        parent[key] = count
 
-            _apply_specs([res], REPLICA_SPECS, set_count)
+                    apply_at(res.obj, spec.segments, spec.create, set_count)
+        if not found:
+            raise KustomizationError(
+                source,
+                f"replicas: resource with name {name} does not match a config with the following GVK "
+                "[Deployment StatefulSet ReplicaSet ReplicationController]",
+            )
     return resources
 
 
@@ -475,6 +485,28 @@ def apply_strategic_merge(
     return resources
 
 
+def _unescape(token: str) -> str:
+    return token.replace("~1", "/").replace("~0", "~")
+
+
+def _ensure_parent(obj: Any, path: str) -> None:
+    """Create the missing containers above ``path`` (kustomize applies JSON patches with
+    evanphx/json-patch's EnsurePathExistsOnAdd)."""
+    tokens = [_unescape(t) for t in path.split("/")[1:]]
+    node = obj
+    for i, token in enumerate(tokens[:-1]):
+        nxt = tokens[i + 1]
+        fresh: Any = [] if (nxt == "-" or nxt.isdigit()) else {}
+        if isinstance(node, dict):
+            if token not in node or node[token] is None:
+                node[token] = fresh
+            node = node[token]
+        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
+            node = node[int(token)]
+        else:
+            return
+
+
 def apply_json6902(
     resources: list[WorkResource], ops: list[Any], *, target: Selector, source: str
 ) -> list[WorkResource]:
@@ -482,17 +514,20 @@ def apply_json6902(
     import jsonpatch  # deferred: only builds with JSON patches pay for the import
 
     try:
-        patch = jsonpatch.JsonPatch(ops)
+        patches = [jsonpatch.JsonPatch([op]) for op in ops]
     except Exception as exc:  # jsonpatch raises several unrelated types for a bad document
         raise KustomizationError(source, f"invalid JSON patch: {exc}") from None
     for res in resources:
         if not target.matches(res):
             continue
         before = res.cur_id()
-        try:
-            res.obj = patch.apply(res.obj, in_place=True)
-        except Exception as exc:  # JsonPatchConflict, JsonPointerException, KeyError...
-            raise KustomizationError(source, f"JSON patch failed on {before}: {exc}") from None
+        for op, patch in zip(ops, patches, strict=True):
+            try:
+                if isinstance(op, dict) and op.get("op") == "add" and isinstance(op.get("path"), str):
+                    _ensure_parent(res.obj, op["path"])
+                res.obj = patch.apply(res.obj, in_place=True)
+            except Exception as exc:  # JsonPatchConflict, JsonPointerException, KeyError...
+                raise KustomizationError(source, f"JSON patch failed on {before}: {exc}") from None
         after = res.cur_id()
         if (after.name, after.namespace, after.kind) != (before.name, before.namespace, before.kind):
             # A rename by patch is followed by references, like a prefix (kustomize keeps the old id).
