@@ -37,12 +37,14 @@ KUSTOMIZE_VERSION = "v5.5.0"
 
 
 # kustomize writes through go-yaml v3, whose plain scalars follow YAML 1.2 more than 1.1: only true/false
-# (in three spellings) are booleans and there are no timestamps ("2001-12-14 21:59:43.10 -5" stays a
-# string). PyYAML's SafeLoader is YAML 1.1, so the expected output is read with a copy of it that has the
-# 1.2 booleans and no timestamp resolver; everything ambiguous is quoted by kustomize anyway.
+# (in three spellings) are booleans, there are no timestamps ("2001-12-14 21:59:43.10 -5" stays a string)
+# and floats need no dot ("1e+20", "1e-07"). PyYAML's SafeLoader is YAML 1.1, so the expected output is
+# read with a copy of it that has 1.2 booleans and floats and no timestamp resolver; everything else that
+# is ambiguous is quoted by kustomize anyway.
 _BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _BOOL_TAG = "tag:yaml.org,2002:bool"
-_DROPPED_TAGS = {_BOOL_TAG, "tag:yaml.org,2002:timestamp"}
+_FLOAT_TAG = "tag:yaml.org,2002:float"
+_DROPPED_TAGS = {_BOOL_TAG, _FLOAT_TAG, "tag:yaml.org,2002:timestamp"}
 
 
 class KustomizeOutputLoader(_BaseLoader):
@@ -57,6 +59,14 @@ KustomizeOutputLoader.add_implicit_resolver(
     _BOOL_TAG,
     re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
     list("tTfF"),
+)
+KustomizeOutputLoader.add_implicit_resolver(
+    _FLOAT_TAG,
+    re.compile(
+        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+    ),
+    list("-+0123456789."),
 )
 
 
