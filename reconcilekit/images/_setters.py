@@ -151,6 +151,7 @@ class _Edit:
     change: Change
     path: tuple[str | int, ...]
     doc: int
+    tag: str  # the tag the edited scalar must resolve to: str, or the explicit tag it carries
 
 
 def _format_path(path: tuple[str | int, ...]) -> str:
@@ -339,7 +340,17 @@ class _Scanner:
         new = {"image": ref.reference, "tag": ref.tag, "name": ref.name, "digest": ref.digest}[setter]
         if new is None:
             raise SetterError(self.rel, ln + 1, f"image reference {reference!r} for {policy} has no {setter}")
-        if node.value == new and node.tag == _STR_TAG:
+        # Node properties (``&anchor``, ``!tag``) come before the scalar's text and stay as they are.
+        start = node.start_mark.index
+        explicit_tag = False
+        while self.body[start] in "&!":
+            explicit_tag = explicit_tag or self.body[start] == "!"
+            while start < len(self.body) and not self.body[start].isspace():
+                start += 1
+            while start < len(self.body) and self.body[start].isspace():
+                start += 1
+        tag = node.tag if explicit_tag else _STR_TAG
+        if node.value == new and node.tag == tag:
             return None
         change = Change(
             file=self.rel,
@@ -352,8 +363,7 @@ class _Scanner:
             new=new,
         )
         text = _render(new, node.style, flow)
-        start, end = self.base + node.start_mark.index, self.base + node.end_mark.index
-        return _Edit(start, end, text, change, path, d)
+        return _Edit(self.base + start, self.base + node.end_mark.index, text, change, path, d, tag)
 
     def verify(self, new_text: str, edits: list[_Edit]) -> None:
         """Parse the edited text and check every edited field now holds its new string, at the same path."""
@@ -364,7 +374,7 @@ class _Scanner:
             raise SetterError(self.rel, None, "the new values would make the file invalid YAML") from None
         for edit in edits:
             node = _find(docs[edit.doc], edit.path) if edit.doc < len(docs) else None
-            if not isinstance(node, yaml.ScalarNode) or node.value != edit.change.new or node.tag != _STR_TAG:
+            if not isinstance(node, yaml.ScalarNode) or node.value != edit.change.new or node.tag != edit.tag:
                 reason = f"cannot write {edit.change.new!r} at {edit.change.field} safely"
                 raise SetterError(self.rel, edit.change.line, reason)
 
@@ -372,29 +382,30 @@ class _Scanner:
 def _walk(
     node: yaml.Node,
 ) -> Iterator[tuple[yaml.ScalarNode, tuple[str | int, ...], bool, bool]]:
-    """Every scalar under ``node``: (node, path, is a value rather than a key, inside a flow collection)."""
+    """Every scalar under ``node``, in document order: (node, path, is a value, is in a flow collection).
+
+    A node reached again through an alias is skipped: it is reported once, where its anchor defines it.
+    """
     seen: set[int] = set()
-    stack: list[tuple[yaml.Node, tuple[str | int, ...], bool]] = [(node, (), False)]
+    stack: list[tuple[yaml.Node, tuple[str | int, ...], bool, bool]] = [(node, (), True, False)]
     while stack:
-        cur, path, flow = stack.pop()
-        if isinstance(cur, yaml.ScalarNode):
-            yield cur, path, True, flow
-            continue
-        if id(cur) in seen:  # an alias: the anchored node was (or will be) visited at its own place
+        cur, path, is_value, flow = stack.pop()
+        if id(cur) in seen:
             continue
         seen.add(id(cur))
+        if isinstance(cur, yaml.ScalarNode):
+            yield cur, path, is_value, flow
+            continue
         inner = flow or bool(getattr(cur, "flow_style", False))
+        children: list[tuple[yaml.Node, tuple[str | int, ...], bool, bool]] = []
         if isinstance(cur, yaml.MappingNode):
             for k, v in cur.value:
-                key = k.value if isinstance(k, yaml.ScalarNode) else "?"
-                if isinstance(k, yaml.ScalarNode):
-                    yield k, (*path, key), False, inner
-                else:
-                    stack.append((k, (*path, key), inner))
-                stack.append((v, (*path, key), inner))
+                sub = (*path, k.value if isinstance(k, yaml.ScalarNode) else "?")
+                children.append((k, sub, False, inner))
+                children.append((v, sub, True, inner))
         elif isinstance(cur, yaml.SequenceNode):
-            for i, item in enumerate(cur.value):
-                stack.append((item, (*path, i), inner))
+            children = [(item, (*path, i), True, inner) for i, item in enumerate(cur.value)]
+        stack.extend(reversed(children))
 
 
 def _find(node: yaml.Node, path: tuple[str | int, ...]) -> yaml.Node | None:

@@ -361,3 +361,27 @@ def test_root_must_be_a_directory(tmp_path: Path) -> None:
 def test_parse_image_reference(ref: str, name: str, tag: str | None, digest: str | None) -> None:
     parsed = parse_image_reference(ref)
     assert (parsed.name, parsed.tag, parsed.digest) == (name, tag, digest)
+
+
+def test_anchors_tags_and_hashes_inside_values(tmp_path: Path) -> None:
+    text = (
+        'a: &img r/app:1 # {"$imagepolicy": "ns:app"}\n'
+        "b: *img\n"
+        'c: !!str r/app:1 # {"$imagepolicy": "ns:app"}\n'
+        'd: "x#y:1" # {"$imagepolicy": "ns:app"}\n'
+        'e: !custom r/app:1 # {"$imagepolicy": "ns:app"}\n'
+        'f: &t !!str "r/app:1" # {"$imagepolicy": "ns:app"}\n'
+    )
+    path = _write(tmp_path, "x.yaml", text)
+    changes = apply_setters(tmp_path, {"ns:app": "r/app:2"})
+    assert path.read_text() == (
+        'a: &img r/app:2 # {"$imagepolicy": "ns:app"}\n'
+        "b: *img\n"
+        'c: !!str r/app:2 # {"$imagepolicy": "ns:app"}\n'
+        'd: "r/app:2" # {"$imagepolicy": "ns:app"}\n'
+        'e: !custom r/app:2 # {"$imagepolicy": "ns:app"}\n'
+        'f: &t !!str "r/app:2" # {"$imagepolicy": "ns:app"}\n'
+    )
+    assert [c.field for c in changes] == ["a", "c", "d", "e", "f"]
+    # Running again changes nothing (explicitly tagged values included).
+    assert apply_setters(tmp_path, {"ns:app": "r/app:2"}) == []
