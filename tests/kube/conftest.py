@@ -8,8 +8,9 @@ outside CI, failing in CI.
 
 from __future__ import annotations
 
+import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from kube_backend import Backend
@@ -35,6 +36,40 @@ async def kc(request: pytest.FixtureRequest) -> AsyncIterator[Backend]:
     else:
         env: envtest_mod.Environment = request.getfixturevalue("envtest_server")
         namespace = request.getfixturevalue("envtest_namespace")
+        real = await KubeCluster.from_kubeconfig(env.kubeconfig)
+        backend = Backend("real", real, namespace, env)
+    try:
+        yield backend
+    finally:
+        await backend.aclose()
+
+
+@pytest.fixture(scope="module")
+def envtest_without_watch_cache() -> Iterator[envtest_mod.Environment]:
+    """A second envtest whose API server reads watches from etcd, so compacting etcd yields 410 Gone."""
+    try:
+        env = envtest_mod.Environment(extra_apiserver_args=["--watch-cache=false"])
+        env.start()
+    except envtest_mod.BinariesNotFoundError as err:
+        if os.environ.get("CI", "").strip().lower() in ("1", "true", "yes"):
+            pytest.fail(f"CI=true and the envtest binaries are missing: {err}", pytrace=False)
+        pytest.skip(f"envtest binaries not available: {err}")
+    try:
+        yield env
+    finally:
+        env.stop()
+
+
+@pytest.fixture(params=["fake", pytest.param("real", marks=[pytest.mark.envtest, pytest.mark.slow])])
+async def kc_gone(request: pytest.FixtureRequest) -> AsyncIterator[Backend]:
+    """Like ``kc``, on a backend where :meth:`Backend.compact` makes old versions answer 410 Gone."""
+    if request.param == "fake":
+        namespace = f"test-{uuid.uuid4().hex[:10]}"
+        fake = FakeCluster([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}])
+        backend = Backend("fake", fake, namespace)
+    else:
+        env: envtest_mod.Environment = request.getfixturevalue("envtest_without_watch_cache")
+        namespace = env.create_namespace()
         real = await KubeCluster.from_kubeconfig(env.kubeconfig)
         backend = Backend("real", real, namespace, env)
     try:

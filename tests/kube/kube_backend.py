@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import urllib.request
 from collections.abc import Iterable
 from typing import Any
 
 import anyio
+import anyio.to_thread
 import attrs
 
 from reconcilekit.kube import Cluster, KubeCluster, UnknownKindError
@@ -117,11 +120,27 @@ class Backend:
         await self.cluster.apply(role, field_manager="test-setup")
         await self.cluster.apply(binding, field_manager="test-setup")
 
-    def compact(self) -> None:
-        """Make old resourceVersions unusable for watches: FakeCluster forgets its history; a real server
-        answers 410 for a version as old as "1" anyway (its watch cache starts at server start)."""
+    async def compact(self) -> None:
+        """Make every older resourceVersion unusable for watches (the next watch from one gets 410 Gone).
+
+        FakeCluster forgets its history. On a real server, etcd is compacted to the current revision; the API
+        server must run without a watch cache (``--watch-cache=false``, see the ``kc_gone`` fixture), since
+        its cache would otherwise keep serving old versions from memory.
+        """
         if isinstance(self.cluster, FakeCluster):
             self.cluster.compact()
+            return
+        assert self.env is not None
+        revision = int((await self.cluster.list("v1", "Namespace")).resource_version)
+        body = json.dumps({"revision": revision, "physical": True}).encode()
+        url = f"{self.env.etcd_url}/v3/kv/compaction"  # the test environment's etcd, on loopback
+        request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})  # noqa: S310
+
+        def post() -> None:
+            with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - http on loopback
+                response.read()
+
+        await anyio.to_thread.run_sync(post)
 
     async def aclose(self) -> None:
         for other in self._extra:

@@ -20,6 +20,7 @@ from reconcilekit.kube import (
     FieldConflict,
     FieldManagerConflictError,
     ForbiddenError,
+    GoneError,
     InvalidObjectError,
     NotFoundError,
     ObjectKey,
@@ -404,20 +405,46 @@ async def test_watch_with_label_selector_sees_objects_enter_and_leave(kc: Backen
     assert [e.type for e in seen] == ["ADDED", "MODIFIED", "DELETED"]
 
 
-async def test_watch_relists_after_410_gone(kc: Backend) -> None:
+async def test_watch_relists_after_410_gone(kc_gone: Backend) -> None:
+    kc = kc_gone
     await kc.cluster.create(kc.cm("a"))
     await kc.cluster.create(kc.cm("b"))
-    kc.compact()
-    # Version "1" is older than any history both backends keep: the server answers 410 Gone, and the watch
-    # lists again, reporting the objects that exist now.
+    start = (await kc.cluster.list("v1", "ConfigMap", namespace=kc.namespace)).resource_version
+    await kc.cluster.create(kc.cm("c"))
+    await kc.cluster.delete(kc.cm("a"))
+    await kc.compact()
+    # Both backends answer 410 Gone for the compacted version; the watch lists again and reports what is
+    # there now (ADDED, since this watch had seen nothing yet), then follows changes.
     async with aclosing(
-        kc.cluster.watch("v1", "ConfigMap", namespace=kc.namespace, resource_version="1")
+        kc.cluster.watch("v1", "ConfigMap", namespace=kc.namespace, resource_version=start)
     ) as events:
         relisted = await _collect(events, 2)
-        await kc.cluster.delete(kc.cm("a"))
+        await kc.cluster.delete(kc.cm("b"))
         after = await _collect(events, 1)
-    assert sorted((e.type, e.name) for e in relisted) == [("ADDED", "a"), ("ADDED", "b")]
-    assert [(e.type, e.name) for e in after] == [("DELETED", "a")]
+    assert sorted((e.type, e.name) for e in relisted) == [("ADDED", "b"), ("ADDED", "c")]
+    assert [(e.type, e.name) for e in after] == [("DELETED", "b")]
+
+
+async def _drain(stream: Any) -> None:
+    with anyio.fail_after(20):
+        async with aclosing(stream) as events:
+            async for _ in events:
+                pass
+
+
+async def test_raw_watch_stream_answers_410_after_compaction(kc_gone: Backend) -> None:
+    kc = kc_gone
+    await kc.cluster.create(kc.cm("a"))
+    start = (await kc.cluster.list("v1", "ConfigMap", namespace=kc.namespace)).resource_version
+    # Two more writes: compaction keeps the latest revision, so the version right after ``start`` must be
+    # older than it for the watch to be refused.
+    await kc.cluster.create(kc.cm("b"))
+    await kc.cluster.create(kc.cm("c"))
+    await kc.compact()
+    stream = kc.cluster._stream("v1", "ConfigMap", kc.namespace, None, None, start)  # type: ignore[attr-defined]
+    with pytest.raises(GoneError) as info:
+        await _drain(stream)
+    assert info.value.verb == "watch"
 
 
 # -- RBAC ----------------------------------------------------------------------------------------------
