@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import copy
 import os
+import re
+import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from reconcilekit import ObjectRef, ValidationError
 from reconcilekit.images import (
@@ -385,3 +391,85 @@ def test_anchors_tags_and_hashes_inside_values(tmp_path: Path) -> None:
     assert [c.field for c in changes] == ["a", "c", "d", "e", "f"]
     # Running again changes nothing (explicitly tagged values included).
     assert apply_setters(tmp_path, {"ns:app": "r/app:2"}) == []
+
+
+# -- property: only the marked scalars' bytes change, and the documents mean the same otherwise ----------
+
+_IMAGE = st.builds(
+    lambda host, name, tag: f"{host}/{name}:{tag}",
+    st.sampled_from(["r.example", "127.0.0.1:5000", "ghcr.io/org"]),
+    st.sampled_from(["app", "web", "team/api"]),
+    st.sampled_from(["1.0.0", "v2", "1.10", "on", "2024-01-01", "latest"]),
+)
+_SCALAR = st.one_of(_IMAGE, st.sampled_from(["x", "1", "true", "a b", "c: d", "#e", ""]), st.integers(0, 9))
+_KEY = st.sampled_from(["image", "name", "tag", "spec", "items", "a-b", "k"])
+_TREE = st.recursive(
+    _SCALAR,
+    lambda children: st.one_of(
+        st.lists(children, min_size=1, max_size=4), st.dictionaries(_KEY, children, min_size=1, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    tree=st.dictionaries(_KEY, _TREE, min_size=1, max_size=4),
+    flow=st.sampled_from([False, None]),
+    style=st.sampled_from([None, '"', "'"]),
+    newline=st.sampled_from(["\n", "\r\n"]),
+    new_tag=st.sampled_from(["1.2.3", "2.0", "yes", "it's", 'q"uote']),
+)
+def test_property_only_marked_bytes_change(
+    tmp_path: Path, tree: dict[str, object], flow: bool | None, style: str | None, newline: str, new_tag: str
+) -> None:
+    text = yaml.safe_dump(tree, default_flow_style=flow, default_style=style, sort_keys=False, width=10_000)
+    lines = text.splitlines()
+    # Mark every line that ends with an image-like scalar (the last scalar on its line).
+    marked = [
+        line + ' # {"$imagepolicy": "ns:app"}'
+        if re.search(r"(:\d+)?/[a-z/]+:[\w.-]+['\"]?[\]}]*$", line)
+        else line
+        for line in lines
+    ]
+    original = newline.join(marked) + newline
+    work = tmp_path / f"case-{uuid.uuid4().hex}"
+    path = _write(work, "doc.yaml", original)
+    new_image = f"r.example/app:{new_tag}"
+    changes = apply_setters(work, {"ns:app": new_image})
+
+    result = path.read_bytes().decode()
+    before = yaml.safe_load(original)
+    after = yaml.safe_load(result)
+    # Same meaning except at the changed fields, which now hold the new image.
+    expected = before
+    for change in changes:
+        assert change.new == new_image
+        expected = _set_path(expected, change.field, new_image)
+    assert after == expected
+    # Same bytes except inside each changed line's value; line structure and comments kept.
+    old_lines, new_lines = original.split(newline), result.split(newline)
+    assert len(old_lines) == len(new_lines)
+    changed_lines = {c.line - 1 for c in changes}
+    for i, (old, new) in enumerate(zip(old_lines, new_lines, strict=True)):
+        if i not in changed_lines:
+            assert old == new
+        else:
+            assert old.endswith(' # {"$imagepolicy": "ns:app"}')
+            assert new.endswith(' # {"$imagepolicy": "ns:app"}')
+    if not changes:
+        assert result == original
+
+
+def _set_path(doc: object, field: str, value: str) -> object:
+    parts = re.findall(r"[^.\[\]]+|\[\d+\]", field)
+    doc = copy.deepcopy(doc)
+    cur: Any = doc
+    for part in parts[:-1]:
+        cur = cur[int(part[1:-1])] if part.startswith("[") else cur[part]
+    last = parts[-1]
+    if last.startswith("["):
+        cur[int(last[1:-1])] = value
+    else:
+        cur[last] = value
+    return doc
