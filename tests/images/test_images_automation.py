@@ -173,10 +173,20 @@ async def test_push_to_a_review_branch(
         policy = ImageUpdatePolicy("flux-system:web", image, ImagePolicy(SemverPolicy(">=1.0.0")), client)
         automation = ImageUpdateAutomation(writer, [policy])
         await automation.reconcile(Request("web"))
-    assert _log(repo) == main_before  # the checkout branch is untouched
-    review = _log(repo, "image-updates")
-    assert review[1:] == main_before
-    assert _show(repo, "image-updates", "web.yaml") == deployment.replace("1.0.0", "1.4.0")
+        assert _log(repo) == main_before  # the checkout branch is untouched
+        review = _log(repo, "image-updates")
+        assert review[1:] == main_before
+        assert _show(repo, "image-updates", "web.yaml") == deployment.replace("1.0.0", "1.4.0")
+
+        # Nothing new: the review branch already holds the change, so nothing is pushed.
+        await automation.reconcile(Request("web"))
+        assert _log(repo, "image-updates") == review
+        # A newer tag: the review branch moves on, main still untouched.
+        registry_server.push(repo_name, "1.5.0", distinct=False)
+        await automation.reconcile(Request("web"))
+        assert _log(repo, "image-updates")[1:] == review
+        assert _show(repo, "image-updates", "web.yaml") == deployment.replace("1.0.0", "1.5.0")
+        assert _log(repo) == main_before
     writer.close()
 
 
