@@ -108,6 +108,16 @@ def _map_http_error(
     return InvalidObjectError(verb, target, message or f"server answered {status}", status=status)
 
 
+def _abort(resp: aiohttp.ClientResponse) -> None:
+    # A watch response is never read to the end, so its connection cannot be reused: abort it (no TLS close
+    # handshake to wait for) instead of returning it to the pool.
+    connection = resp.connection
+    transport = connection.transport if connection is not None else None
+    resp.close()
+    if transport is not None:
+        transport.abort()
+
+
 def _default_kubeconfig() -> str:
     env = os.environ.get("KUBECONFIG")
     if env:
@@ -173,6 +183,9 @@ class KubeCluster:
         self._timeout = request_timeout
         self._discovery: dict[str, dict[str, ResourceInfo]] = {}
         self._closed = False
+        # Open watch responses: closing the session does not interrupt a read in progress, so aclose()
+        # aborts these itself to end the watches.
+        self._streams: set[aiohttp.ClientResponse] = set()
 
     @property
     def server(self) -> str:
@@ -237,6 +250,8 @@ class KubeCluster:
         """Close the HTTP connections."""
         if not self._closed:
             self._closed = True
+            for resp in list(self._streams):
+                _abort(resp)
             await self._api.close()
 
     async def __aenter__(self) -> KubeCluster:
@@ -529,6 +544,7 @@ class KubeCluster:
         resp = await self._open(
             "watch", target, "GET", self._collection(info, namespace), query=query, timeout=timeout
         )
+        self._streams.add(resp)
         try:
             while True:
                 try:
@@ -552,13 +568,9 @@ class KubeCluster:
                 obj.setdefault("kind", kind)
                 yield WatchEvent(etype, obj)
         finally:
-            # Not read to the end: the connection cannot be reused. Abort it (no TLS close handshake to wait
-            # for) and give the loop one turn to release the socket, so nothing is left for the GC to warn on.
-            connection = resp.connection
-            transport = connection.transport if connection is not None else None
-            resp.close()
-            if transport is not None:
-                transport.abort()
+            self._streams.discard(resp)
+            _abort(resp)
+            # One loop turn lets the aborted socket close, so nothing is left for the GC to warn about.
             await asyncio.sleep(0)
 
     # -- writes -----------------------------------------------------------------------------------
@@ -577,7 +589,12 @@ class KubeCluster:
     ) -> dict[str, Any]:
         """Create ``obj`` (POST)."""
         body = _body(obj)
-        key = ObjectKey.of(body)
+        md = body.get("metadata")
+        if isinstance(md, dict) and not md.get("name") and md.get("generateName"):
+            # The server picks the name: identify the object by its prefix until then.
+            key = ObjectKey.of({**body, "metadata": {**md, "name": f"{md['generateName']}*"}})
+        else:
+            key = ObjectKey.of(body)
         info = await self._resource_for("create", key.api_version, key.kind)
         if info.namespaced and not key.namespace:
             raise InvalidObjectError(

@@ -244,6 +244,70 @@ async def test_update_ownership_is_recorded_and_apply_then_conflicts(kc: Backend
     assert fixed["data"] == {"k": "1"}
 
 
+async def test_apply_with_a_stale_resource_version_conflicts(kc: Backend) -> None:
+    first = await kc.cluster.apply(kc.cm("app", {"k": "1"}), field_manager="alice")
+    await kc.cluster.apply(kc.cm("app", {"k": "2"}), field_manager="alice")
+    stale = kc.cm("app", {"k": "3"}, resourceVersion=_rv(first))
+    with pytest.raises(ConflictError) as info:
+        await kc.cluster.apply(stale, field_manager="alice")
+    assert not isinstance(info.value, FieldManagerConflictError)
+
+
+async def test_finalizers_from_two_managers_merge_as_a_set(kc: Backend) -> None:
+    await kc.cluster.apply(kc.cm("app", finalizers=["a.example.com/x"]), field_manager="alice")
+    both = await kc.cluster.apply(kc.cm("app", finalizers=["b.example.com/y"]), field_manager="bob")
+    assert sorted(both["metadata"]["finalizers"]) == ["a.example.com/x", "b.example.com/y"]
+    only_bob = await kc.cluster.apply(kc.cm("app"), field_manager="alice")
+    assert only_bob["metadata"]["finalizers"] == ["b.example.com/y"]
+    await kc.cluster.apply(kc.cm("app"), field_manager="bob")
+    assert await kc.cluster.delete(kc.cm("app")) is None
+
+
+async def test_apply_accepts_a_resource_and_generate_name_works_on_create(kc: Backend) -> None:
+    applied = await kc.cluster.apply(Resource.from_dict(kc.cm("app", {"k": "v"})), field_manager="alice")
+    assert applied["data"] == {"k": "v"}
+    body = kc.cm("ignored", {"k": "v"})
+    del body["metadata"]["name"]
+    body["metadata"]["generateName"] = "gen-"
+    made = await kc.cluster.create(body)
+    assert made["metadata"]["name"].startswith("gen-")
+    assert len(made["metadata"]["name"]) == len("gen-") + 5
+    assert made["metadata"]["generateName"] == "gen-"
+    preview = await kc.cluster.create(kc.cm("dry", {"k": "v"}), dry_run=True)
+    assert preview["data"] == {"k": "v"}
+    assert await kc.cluster.get(kc.cm("dry")) is None
+
+
+async def test_cluster_scoped_kind(kc: Backend) -> None:
+    name = f"{kc.namespace}-reader"  # cluster-scoped: unique per test on a shared server
+    role = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": {"name": name, "labels": {"test": kc.namespace}},
+        "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"]}],
+    }
+    applied = await kc.cluster.apply(role, field_manager="alice")
+    assert "namespace" not in applied["metadata"]
+    key = ObjectKey("rbac.authorization.k8s.io/v1", "ClusterRole", None, name)
+    live = await kc.cluster.get(key)
+    assert live is not None
+    assert live["rules"] == role["rules"]
+    listed = await kc.cluster.list(
+        "rbac.authorization.k8s.io/v1", "ClusterRole", label_selector=f"test={kc.namespace}"
+    )
+    assert listed.names == (name,)
+    assert await kc.cluster.delete(key) is None
+    assert await kc.cluster.get(key) is None
+
+
+async def test_list_in_all_namespaces(kc: Backend) -> None:
+    await kc.cluster.create(kc.cm("app", labels={"test": kc.namespace}))
+    listed = await kc.cluster.list("v1", "ConfigMap", label_selector=f"test={kc.namespace}")
+    assert [(o["metadata"]["namespace"], o["metadata"]["name"]) for o in listed.items] == [
+        (kc.namespace, "app")
+    ]
+
+
 # -- update, patch, conflicts, generation, status ------------------------------------------------------
 
 
@@ -445,6 +509,37 @@ async def test_raw_watch_stream_answers_410_after_compaction(kc_gone: Backend) -
     with pytest.raises(GoneError) as info:
         await _drain(stream)
     assert info.value.verb == "watch"
+
+
+async def test_watch_sees_deletion_wait_for_finalizers(kc: Backend) -> None:
+    await kc.cluster.create(kc.cm("app", finalizers=["a.example.com/x"]))
+    listed = await kc.cluster.list("v1", "ConfigMap", namespace=kc.namespace)
+    async with aclosing(
+        kc.cluster.watch("v1", "ConfigMap", namespace=kc.namespace, resource_version=listed.resource_version)
+    ) as events:
+        await kc.cluster.delete(kc.cm("app"))
+        await kc.cluster.patch(kc.cm("app"), {"metadata": {"finalizers": None}})
+        seen = await _collect(events, 2)
+    assert [e.type for e in seen] == ["MODIFIED", "DELETED"]
+    assert seen[0].object["metadata"]["deletionTimestamp"]
+
+
+async def test_closing_the_cluster_ends_open_watches(kc: Backend) -> None:
+    await kc.cluster.create(kc.cm("a"))
+    events = kc.cluster.watch("v1", "ConfigMap", namespace=kc.namespace)
+    first = await _collect(events, 1)
+    assert [(e.type, e.name) for e in first] == [("ADDED", "a")]
+
+    async def close_soon() -> None:
+        await anyio.sleep(0.3)
+        await kc.cluster.aclose()
+
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(close_soon)
+            rest = [e async for e in events]
+    assert rest == []
+    await events.aclose()
 
 
 # -- RBAC ----------------------------------------------------------------------------------------------
