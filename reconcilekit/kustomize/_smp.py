@@ -17,12 +17,20 @@ __all__ = ["has_builtin_schema", "schema_for", "strategic_merge"]
 
 
 class _ListSchema:
-    __slots__ = ("item", "key", "primitive_merge")
+    __slots__ = ("extra_keys", "item", "key", "primitive_merge")
 
-    def __init__(self, key: str | None, item: dict[str, Any] | None = None, primitive_merge: bool = False):
+    def __init__(
+        self,
+        key: str | None,
+        item: dict[str, Any] | None = None,
+        primitive_merge: bool = False,
+        extra_keys: tuple[str, ...] = (),
+    ):
         self.key = key
         self.item = item
         self.primitive_merge = primitive_merge
+        # Further x-kubernetes-list-map-keys (Service ports: protocol), matched as kyaml does.
+        self.extra_keys = extra_keys
 
 
 _OBJECT_META: dict[str, Any] = {
@@ -43,7 +51,7 @@ _POD_SPEC: dict[str, Any] = {
     "volumes": _ListSchema("name"),
     "imagePullSecrets": _ListSchema("name"),
     "hostAliases": _ListSchema("ip"),
-    "topologySpreadConstraints": _ListSchema("topologyKey"),
+    "topologySpreadConstraints": _ListSchema("topologyKey", extra_keys=("whenUnsatisfiable",)),
     "resourceClaims": _ListSchema("name"),
     "schedulingGates": _ListSchema("name"),
 }
@@ -66,7 +74,7 @@ _KIND_SCHEMAS: dict[str, dict[str, Any]] = {
     "ReplicationController": _WORKLOAD,
     "Job": _WORKLOAD,
     "CronJob": {"metadata": _OBJECT_META, "spec": {"jobTemplate": _JOB_TEMPLATE}},
-    "Service": {"metadata": _OBJECT_META, "spec": {"ports": _ListSchema("port")}},
+    "Service": {"metadata": _OBJECT_META, "spec": {"ports": _ListSchema("port", extra_keys=("protocol",))}},
 }
 
 _BUILTIN_GROUPS = frozenset(
@@ -164,11 +172,11 @@ def strategic_merge(base: Any, patch: Any, schema: dict[str, Any] | None) -> Any
             else:
                 base[key] = _clean(pval)
         elif isinstance(pval, list):
-            if isinstance(bval, list) and isinstance(sub, _ListSchema):
+            if isinstance(bval, list) and isinstance(sub, _ListSchema) and (sub.key or sub.primitive_merge):
                 base[key] = _merge_list(bval, pval, sub)
             else:
-                cleaned = _clean(pval)
-                base[key] = cleaned
+                # A list without merge keys is replaced by the patch's list, verbatim (directives too).
+                base[key] = _copy(pval)
         else:
             base[key] = pval
     return base
@@ -183,6 +191,10 @@ def _merge_list(base: list[Any], patch: list[Any], ls: _ListSchema) -> list[Any]
     key = ls.key
     if key is None:
         return [_clean(p) for p in patch]
+    if ls.extra_keys and any(
+        isinstance(e, dict) and any(k in e for k in ls.extra_keys) for e in (*base, *patch)
+    ):
+        return _merge_multi_key(base, patch, ls)
     index: dict[Any, int] = {}
     for i, b in enumerate(base):
         if isinstance(b, dict) and key in b:
@@ -209,6 +221,55 @@ def _merge_list(base: list[Any], patch: list[Any], ls: _ListSchema) -> list[Any]
                 out.append(merged)
     out.extend(b for i, b in enumerate(base) if i not in used and i not in deleted)
     return out
+
+
+def _merge_multi_key(base: list[Any], patch: list[Any], ls: _ListSchema) -> list[Any]:
+    """Lists keyed by several fields (kyaml's list-map-keys walk), as kustomize v5 leaves them.
+
+    An element matches only when every key is equal (absent equals absent); matched elements merge in
+    place, keeping the original order; unmatched patch elements go first. A patch element that lacks a
+    secondary key while an original element has the same primary key is dropped - kustomize does that.
+    """
+    keys = (str(ls.key), *ls.extra_keys)
+
+    def ident(e: dict[str, Any]) -> tuple[Any, ...]:
+        return tuple(_hashable(e.get(k)) for k in keys)
+
+    out = list(base)
+    new: list[Any] = []
+    for p in patch:
+        if not isinstance(p, dict) or ls.key not in p:
+            continue
+        pid = ident(p)
+        exact = next((i for i, b in enumerate(out) if isinstance(b, dict) and ident(b) == pid), None)
+        if p.get("$patch") == "delete":
+            if exact is not None:
+                del out[exact]
+            continue
+        if exact is not None:
+            merged = strategic_merge(out[exact], p, ls.item)
+            if merged is None:
+                del out[exact]
+            else:
+                out[exact] = merged
+            continue
+        partial = any(
+            isinstance(b, dict)
+            and _hashable(b.get(ls.key)) == pid[0]
+            and any((k not in p) or (k not in b) for k in ls.extra_keys)
+            for b in out
+        )
+        if not partial:
+            new.append(_clean(p))
+    return [*new, *out]
+
+
+def _copy(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value
 
 
 def _hashable(value: Any) -> Any:

@@ -44,7 +44,8 @@ from ._ops import (
 )
 from ._replacements import apply_replacements
 from ._resource import WorkResource
-from ._yaml import load_documents
+from ._schema import check_kustomization
+from ._yaml import load_documents, load_kustomization_documents
 
 __all__ = ["KUSTOMIZATION_FILE_NAMES", "RootLoader", "build_work", "load_resources_text"]
 
@@ -214,7 +215,7 @@ def _load_kustomization(loader: RootLoader) -> tuple[dict[str, Any], str]:
     if len(found) > 1:
         raise KustomizationError(str(loader.root), f"found multiple kustomization files: {', '.join(found)}")
     data, path = loader.read(found[0])
-    docs = load_documents(data, path)
+    docs = load_kustomization_documents(data, path)
     docs = [d for d in docs if d is not None]
     if not docs:
         raise KustomizationError(path, "kustomization is empty")
@@ -232,6 +233,7 @@ def _load_kustomization(loader: RootLoader) -> tuple[dict[str, Any], str]:
     for field in _UNSUPPORTED:
         if k.get(field):
             raise NotSupportedError(path, f"the {field!r} field is not supported by reconcilekit's engine")
+    check_kustomization(k, path)
     kind = k.get("kind") or "Kustomization"
     if kind not in ("Kustomization", "Component"):
         raise KustomizationError(path, f"kind {kind!r} is not Kustomization or Component")

@@ -270,6 +270,29 @@ def load_documents(text: str | bytes, source: str) -> list[Any]:
     return docs
 
 
+_SafeLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def load_kustomization_documents(text: bytes, source: str) -> list[Any]:
+    """A kustomization file, read as kustomize reads it: YAML 1.1 (sigs.k8s.io/yaml), so ``yes`` is a
+    boolean and ``1.10`` a number - the typed checks then reject them where a string is needed."""
+    if len(text) > MAX_FILE_BYTES:
+        raise LimitExceededError(source, f"file larger than {MAX_FILE_BYTES} bytes")
+    try:
+        decoded = text.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise MalformedYAMLError(source, f"not UTF-8: {exc}") from None
+    if _DEEP_FLOW.search(decoded):
+        raise LimitExceededError(source, "flow collections nested too deeply")
+    try:
+        docs = list(yaml.load_all(decoded, Loader=_SafeLoader))
+    except yaml.YAMLError as exc:
+        raise MalformedYAMLError(source, str(exc)) from None
+    if "&" in decoded or "*" in decoded:
+        docs = [_check_shape(d, source) for d in docs]
+    return docs
+
+
 def _max_depth_possible(text: str) -> bool:
     # Block nesting deeper than MAX_DEPTH needs lines indented by at least that many columns.
     return len(text) > MAX_DEPTH * 2 and (" " * MAX_DEPTH) in text
@@ -556,7 +579,8 @@ def go_format_float(f: float) -> str:
     """A float as JSON-then-go-yaml-v2 prints it (``1000`` for 1e3, ``1.5e+06`` for 1500000.5...)."""
     if math.isnan(f) or math.isinf(f):
         return ".nan" if math.isnan(f) else (".inf" if f > 0 else "-.inf")
-    if f.is_integer() and abs(f) < 1e21:
+    if f.is_integer() and -(2.0**63) <= f < 2.0**64:
+        # JSON prints it without a fraction and go-yaml reads that back as an (unsigned) 64-bit integer.
         return str(int(f))
     r = repr(f)
     mant, _, exp_s = r.partition("e")
@@ -573,8 +597,8 @@ def go_format_float(f: float) -> str:
     digits = digits.rstrip("0") or "0"
     sign = "-" if neg else ""
     # JSON prints the number, go-yaml v2 reads it back and formats it with %g: exponent form below 1e-4
-    # and from 1e6 on (integral values below 1e21 came back as integers above).
-    if dexp < -4 or dexp >= 6:
+    # and from 1e6 on (integral values that fit 64 bits came back as integers above).
+    if dexp < -4 or dexp >= 6 or f.is_integer():
         m = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
         return f"{sign}{m}e{'+' if dexp >= 0 else '-'}{abs(dexp):02d}"
     if dexp >= 0:
