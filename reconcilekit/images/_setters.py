@@ -76,6 +76,9 @@ _STR_TAG = "tag:yaml.org,2002:str"
 _BETWEEN = re.compile(r"[ \t,\]}]*")
 # A plain scalar must not start with an indicator, contain ": " or " #", or carry edge white space.
 _PLAIN_BAD_START = frozenset("-?:,[]{}#&*!|>'\"%@`")
+# Lines as libyaml counts them (so its marks and our line numbers agree): str.splitlines would also break
+# at form feeds and other separators that are ordinary characters to YAML.
+_LINE_BREAK = re.compile(r"(?<=\r\n)|(?<=[\n\x85\u2028\u2029])|(?<=\r)(?!\n)")
 
 
 @attrs.frozen
@@ -228,7 +231,7 @@ class _Scanner:
 
     def edits(self) -> list[_Edit]:
         body = self.body
-        lines = body.splitlines(keepends=True)
+        lines = _LINE_BREAK.split(body)
         marker_lines = {i for i, line in enumerate(lines) if MARKER_KEY in line}
         if not marker_lines:
             return []
