@@ -177,7 +177,11 @@ class RegistryClient:
     ) -> None:
         raw = registry if "://" in registry else f"{'http' if insecure else 'https'}://{registry}"
         parts = urlsplit(raw)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        try:
+            port = parts.port
+        except ValueError:
+            port = -1
+        if parts.scheme not in ("http", "https") or not parts.hostname or port == -1:
             raise ConfigurationError(f"registry {redact_url(registry)!r} is not a host or http(s) URL")
         if parts.scheme == "http" and not insecure and not _is_loopback(parts.hostname):
             raise ConfigurationError(
@@ -191,7 +195,7 @@ class RegistryClient:
         if auth is None and parts.username is not None:
             auth = RegistryAuth(parts.username, parts.password or "")
         host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
-        netloc = f"{host}:{parts.port}" if parts.port else host
+        netloc = f"{host}:{port}" if port else host
         self.url = f"{parts.scheme}://{netloc}"
         """The registry base URL, without credentials."""
         self.auth = auth
@@ -207,9 +211,15 @@ class RegistryClient:
             raise ConfigurationError(f"invalid exclusion pattern for registry {self.url}: {exc}") from None
         self._ssl: ssl.SSLContext | None = None
         if parts.scheme == "https":
-            self._ssl = ssl.create_default_context(cafile=ca_file, cadata=ca_data)
+            try:
+                self._ssl = ssl.create_default_context(cafile=ca_file, cadata=ca_data)
+            except (OSError, ssl.SSLError, ValueError) as exc:
+                where = f" {str(ca_file)!r}" if ca_file is not None else ""
+                raise ConfigurationError(
+                    f"registry {self.url}: cannot load CA certificates{where}: {exc}"
+                ) from None
         self._session: aiohttp.ClientSession | None = None
-        # Authorization header per token scope, once a challenge was answered; "" is the basic-auth header.
+        # "Bearer …" per token scope once a bearer challenge was answered; _basic once a basic one was.
         self._tokens: dict[str, str] = {}
         self._basic = False
 

@@ -136,6 +136,10 @@ def test_plain_http_only_for_loopback_or_insecure() -> None:
         RegistryClient("ftp://registry.example")
     with pytest.raises(ConfigurationError, match="exclusion"):
         RegistryClient("registry.example", exclusion_list=["(?=lookahead)"])
+    with pytest.raises(ConfigurationError, match="not a host"):
+        RegistryClient("registry.example:notaport")
+    with pytest.raises(ConfigurationError, match="CA certificates"):
+        RegistryClient("registry.example", ca_file="/nonexistent/ca.pem")
 
 
 def test_auth_repr_hides_password() -> None:
