@@ -31,6 +31,11 @@ import yaml
 import reconcilekit
 from reconcilekit import kustomize
 
+try:  # libyaml's parser when PyYAML was built with it: ~10x faster on the big expected files
+    from yaml import CSafeLoader as _BaseLoader
+except ImportError:  # pragma: no cover - PyYAML without libyaml
+    from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
+
 CASES_DIR = Path(__file__).resolve().parent / "cases"
 REPO_ROOT = CASES_DIR.parents[2]
 KUSTOMIZE_VERSION = "v5.5.0"
@@ -41,7 +46,6 @@ KUSTOMIZE_VERSION = "v5.5.0"
 # and floats need no dot ("1e+20", "1e-07"). PyYAML's SafeLoader is YAML 1.1, so the expected output is
 # read with a copy of it that has 1.2 booleans and floats and no timestamp resolver; everything else that
 # is ambiguous is quoted by kustomize anyway.
-_BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _BOOL_TAG = "tag:yaml.org,2002:bool"
 _FLOAT_TAG = "tag:yaml.org,2002:float"
 _DROPPED_TAGS = {_BOOL_TAG, _FLOAT_TAG, "tag:yaml.org,2002:timestamp"}
