@@ -337,10 +337,11 @@ class KubeCluster:
 
     # -- discovery --------------------------------------------------------------------------------
 
-    async def _discover(self, api_version: str) -> dict[str, ResourceInfo]:
+    async def _discover(self, api_version: str, verb: str, target: str) -> dict[str, ResourceInfo]:
         path = f"/apis/{api_version}" if "/" in api_version else f"/api/{api_version}"
         try:
-            data = await self._call("discover", f"API {api_version}", "GET", path)
+            # Failures are reported as the verb and object the caller asked for, not as discovery.
+            data = await self._call(verb, target, "GET", path)
         except NotFoundError:
             return {}
         infos: dict[str, ResourceInfo] = {}
@@ -364,11 +365,13 @@ class KubeCluster:
         """Discovery (cached per group/version; refreshed once on a miss)."""
         return await self._resource_for("discover", api_version, kind)
 
-    async def _resource_for(self, verb: str, api_version: str, kind: str) -> ResourceInfo:
+    async def _resource_for(
+        self, verb: str, api_version: str, kind: str, target: str | None = None
+    ) -> ResourceInfo:
         cached = self._discovery.get(api_version)
         if cached is not None and kind in cached:
             return cached[kind]
-        fresh = await self._discover(api_version)
+        fresh = await self._discover(api_version, verb, target or f"{kind} ({api_version})")
         self._discovery[api_version] = fresh
         if kind not in fresh:
             raise UnknownKindError(verb, api_version, kind)
@@ -384,7 +387,7 @@ class KubeCluster:
         return f"{base}/{info.plural}"
 
     async def _object_path(self, verb: str, key: ObjectKey, subresource: str | None = None) -> str:
-        info = await self._resource_for(verb, key.api_version, key.kind)
+        info = await self._resource_for(verb, key.api_version, key.kind, str(key))
         if info.namespaced and not key.namespace:
             raise InvalidObjectError(
                 verb, str(key), f"{key.kind} is namespaced: metadata.namespace is required"
@@ -432,8 +435,8 @@ class KubeCluster:
     ) -> AsyncGenerator[ObjectList, None]:
         if limit < 1:
             raise ValueError(f"limit must be >= 1, got {limit}")
-        info = await self._resource_for("list", api_version, kind)
         target = self._list_target(api_version, kind, namespace)
+        info = await self._resource_for("list", api_version, kind, target)
         path = self._collection(info, namespace)
         token: str | None = None
         while True:
@@ -528,8 +531,8 @@ class KubeCluster:
         field_selector: str | None,
         resource_version: str | None,
     ) -> AsyncGenerator[WatchEvent, None]:
-        info = await self._resource_for("watch", api_version, kind)
         target = self._list_target(api_version, kind, namespace)
+        info = await self._resource_for("watch", api_version, kind, target)
         # Like client-go, ask the server to end the stream after 5-10 minutes, so a silently dead connection
         # (a known kopf complaint) is replaced; the caller resumes from the last version.
         server_timeout = random.randint(300, 600)  # noqa: S311 - jitter, not security
@@ -595,7 +598,7 @@ class KubeCluster:
             key = ObjectKey.of({**body, "metadata": {**md, "name": f"{md['generateName']}*"}})
         else:
             key = ObjectKey.of(body)
-        info = await self._resource_for("create", key.api_version, key.kind)
+        info = await self._resource_for("create", key.api_version, key.kind, str(key))
         if info.namespaced and not key.namespace:
             raise InvalidObjectError(
                 "create", str(key), f"{key.kind} is namespaced: metadata.namespace is required"
