@@ -396,3 +396,18 @@ async def test_bearer_token_flow_against_the_real_registry(registry_server_token
     async with RegistryClient(srv.url, auth=RegistryAuth(srv.username, "wrong")) as bad:
         with pytest.raises(RegistryAuthError, match="token service"):
             await bad.list_tags(repo)
+
+
+async def test_429_honours_retry_after(stub: Stub) -> None:
+    calls: list[float] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        calls.append(time.monotonic())
+        if len(calls) == 1:
+            return web.Response(status=429, headers={"Retry-After": "0.3"})
+        return web.json_response({"tags": ["1.0.0"]})
+
+    async with RegistryClient(await stub(handler), backoff=0.001) as client:
+        assert await client.list_tags("app") == ["1.0.0"]
+    assert len(calls) == 2
+    assert calls[1] - calls[0] >= 0.25
