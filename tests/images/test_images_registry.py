@@ -170,10 +170,11 @@ def test_invalid_repository_name() -> None:
 # -- loopback stubs for what a healthy registry never answers ---------------------------------------------
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Stub = Callable[[Handler], Awaitable[str]]
 
 
 @pytest.fixture
-async def stub() -> AsyncIterator[Callable[[Handler], Awaitable[str]]]:
+async def stub() -> AsyncIterator[Stub]:
     """Start an aiohttp server on 127.0.0.1 answering every request with a handler; yields a starter."""
     runners: list[web.AppRunner] = []
 
@@ -193,7 +194,7 @@ async def stub() -> AsyncIterator[Callable[[Handler], Awaitable[str]]]:
         await runner.cleanup()
 
 
-async def test_5xx_is_retried_then_succeeds(stub: Callable[[Handler], Awaitable[str]]) -> None:
+async def test_5xx_is_retried_then_succeeds(stub: Stub) -> None:
     calls = 0
 
     async def handler(request: web.Request) -> web.Response:
@@ -209,7 +210,7 @@ async def test_5xx_is_retried_then_succeeds(stub: Callable[[Handler], Awaitable[
     assert calls == 3
 
 
-async def test_5xx_retries_are_bounded(stub: Callable[[Handler], Awaitable[str]]) -> None:
+async def test_5xx_retries_are_bounded(stub: Stub) -> None:
     calls = 0
 
     async def handler(request: web.Request) -> web.Response:
@@ -228,7 +229,7 @@ async def test_5xx_retries_are_bounded(stub: Callable[[Handler], Awaitable[str]]
     assert "team/app" in str(exc.value)
 
 
-async def test_timeout_is_retried_then_unreachable(stub: Callable[[Handler], Awaitable[str]]) -> None:
+async def test_timeout_is_retried_then_unreachable(stub: Stub) -> None:
     calls = 0
 
     async def handler(request: web.Request) -> web.Response:
@@ -259,7 +260,7 @@ async def test_connection_refused_is_unreachable() -> None:
     "body",
     [b"<html>proxy error</html>", b'["not", "an", "object"]', b'{"tags": "1.0"}', b'{"tags": [1, 2]}'],
 )
-async def test_garbage_json_is_typed(stub: Callable[[Handler], Awaitable[str]], body: bytes) -> None:
+async def test_garbage_json_is_typed(stub: Stub, body: bytes) -> None:
     async def handler(request: web.Request) -> web.Response:
         return web.Response(body=body, content_type="application/json")
 
@@ -271,7 +272,7 @@ async def test_garbage_json_is_typed(stub: Callable[[Handler], Awaitable[str]], 
     assert url in str(exc.value)
 
 
-async def test_null_tags_is_empty(stub: Callable[[Handler], Awaitable[str]]) -> None:
+async def test_null_tags_is_empty(stub: Stub) -> None:
     async def handler(request: web.Request) -> web.Response:
         return web.json_response({"name": "app", "tags": None})
 
@@ -279,7 +280,7 @@ async def test_null_tags_is_empty(stub: Callable[[Handler], Awaitable[str]]) -> 
         assert await client.list_tags("app") == []
 
 
-async def test_bearer_token_flow(stub: Callable[[Handler], Awaitable[str]]) -> None:
+async def test_bearer_token_flow(stub: Stub) -> None:
     seen: list[tuple[str, str | None, str]] = []
 
     async def handler(request: web.Request) -> web.Response:
@@ -311,7 +312,7 @@ async def test_bearer_token_flow(stub: Callable[[Handler], Awaitable[str]]) -> N
             await bad.list_tags("team/app")
 
 
-async def test_rejected_token_is_auth_error(stub: Callable[[Handler], Awaitable[str]]) -> None:
+async def test_rejected_token_is_auth_error(stub: Stub) -> None:
     async def handler(request: web.Request) -> web.Response:
         if request.path == "/token":
             return web.json_response({"token": "never-accepted"})
@@ -324,7 +325,7 @@ async def test_rejected_token_is_auth_error(stub: Callable[[Handler], Awaitable[
 
 
 async def test_token_realm_over_plain_http_elsewhere_is_refused(
-    stub: Callable[[Handler], Awaitable[str]],
+    stub: Stub,
 ) -> None:
     async def handler(request: web.Request) -> web.Response:
         challenge = 'Bearer realm="http://auth.example/token",service="s"'
@@ -335,7 +336,7 @@ async def test_token_realm_over_plain_http_elsewhere_is_refused(
             await client.list_tags("app")
 
 
-async def test_forbidden_is_auth_error(stub: Callable[[Handler], Awaitable[str]]) -> None:
+async def test_forbidden_is_auth_error(stub: Stub) -> None:
     async def handler(request: web.Request) -> web.Response:
         return web.Response(status=403)
 
@@ -345,7 +346,7 @@ async def test_forbidden_is_auth_error(stub: Callable[[Handler], Awaitable[str]]
 
 
 async def test_pagination_loop_and_foreign_links_are_refused(
-    stub: Callable[[Handler], Awaitable[str]],
+    stub: Stub,
 ) -> None:
     async def looping(request: web.Request) -> web.Response:
         return web.json_response({"tags": ["x"]}, headers={"Link": '</v2/app/tags/list>; rel="next"'})
@@ -363,7 +364,7 @@ async def test_pagination_loop_and_foreign_links_are_refused(
             await client.list_tags("app")
 
 
-async def test_digest_by_hashing_when_header_missing(stub: Callable[[Handler], Awaitable[str]]) -> None:
+async def test_digest_by_hashing_when_header_missing(stub: Stub) -> None:
     manifest = json.dumps({"schemaVersion": 2}).encode()
 
     async def handler(request: web.Request) -> web.Response:
