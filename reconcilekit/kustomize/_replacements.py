@@ -14,6 +14,7 @@ from typing import Any
 from ._errors import KustomizationError
 from ._ops import Selector
 from ._resource import WorkResource, split_api_version
+from ._yaml import go_format_float, load_documents
 
 __all__ = ["apply_replacements", "split_field_path"]
 
@@ -140,13 +141,43 @@ def _delimited(old: Any, value: Any, opts: Mapping[str, Any]) -> Any:
     return delimiter.join(parts)
 
 
+def _scalar_text(value: Any) -> str:
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, float):
+        return go_format_float(value)
+    return str(value)
+
+
+def _typed(old: Any, value: Any) -> Any:
+    """kyaml copies the source's text into the target node, which keeps its own tag: a string target
+    stays a string, a number or boolean target reads the text as one."""
+    if isinstance(value, dict | list):
+        return _copy(value)
+    if old is None or isinstance(old, dict | list):
+        return value
+    text = _scalar_text(value)
+    if isinstance(old, str):
+        return text
+    parsed = load_documents(f"v: {text}\n", "replacement")[0]["v"] if text else text
+    if isinstance(old, bool):
+        return parsed if isinstance(parsed, bool) else text
+    if isinstance(old, int | float):
+        return parsed if isinstance(parsed, int | float) and not isinstance(parsed, bool) else text
+    return value
+
+
 def _replace_key(node: dict[str, Any], key: str, value: Any, opts: Mapping[str, Any]) -> int:
-    node[key] = _delimited(node.get(key), _copy(value), opts)
+    old = node.get(key)
+    node[key] = _delimited(old, value, opts) if opts.get("delimiter") else _typed(old, value)
     return 1
 
 
 def _replace_item(node: list[Any], i: int, value: Any, opts: Mapping[str, Any]) -> int:
-    node[i] = _delimited(node[i], _copy(value), opts)
+    old = node[i]
+    node[i] = _delimited(old, value, opts) if opts.get("delimiter") else _typed(old, value)
     return 1
 
 

@@ -12,7 +12,7 @@ import datetime as _dt
 from collections.abc import Callable
 from typing import Any
 
-from ._errors import MalformedYAMLError
+from ._errors import MalformedYAMLError, UnknownFieldError
 
 __all__ = ["check_kustomization"]
 
@@ -84,15 +84,27 @@ def _map_of(check: _Check) -> _Check:
     return run
 
 
-def _struct(fields: dict[str, _Check], name: str) -> _Check:
+def _struct(fields: dict[str, _Check | None], name: str, *, strict: bool = True) -> _Check:
+    """A Go struct: fields matched like encoding/json (exact, else case-insensitive), unknown → error."""
+    folded = {key.lower(): key for key in fields}
+
     def run(value: Any, path: str, field: str) -> None:
         if value is None:
             return
         if not isinstance(value, dict):
             _fail(path, field, value, name)
             return
+        for key in list(value):
+            if key in fields:
+                continue
+            canonical = folded.get(str(key).lower())
+            if canonical is None:
+                if strict:
+                    raise UnknownFieldError(path, str(key))
+                continue
+            value[canonical] = value.pop(key)
         for key, check in fields.items():
-            if key in value:
+            if key in value and check is not None:
                 check(value[key], path, f"{name}.{key}")
 
     return run
@@ -123,14 +135,20 @@ _GENERATOR = _struct(
     },
     "GeneratorArgs",
 )
+_FIELD_SPEC = _struct(
+    {"group": _string, "version": _string, "kind": _string, "path": _string, "create": _boolean}, "FieldSpec"
+)
 _SELECTOR = _struct(
-    {k: _string for k in ("group", "version", "kind", "name", "namespace", "labelSelector", "annotationSelector")},
+    dict.fromkeys(
+        ("group", "version", "kind", "name", "namespace", "labelSelector", "annotationSelector"), _string
+    ),
     "Selector",
 )
 _PATCH = _struct(
     {"path": _string, "patch": _string, "target": _SELECTOR, "options": _map_of(_boolean)}, "Patch"
 )
-_FIELDS: dict[str, _Check] = {
+_JSON6902 = _struct({"path": _string, "patch": _string, "target": _SELECTOR}, "Patch")
+_FIELDS: dict[str, _Check | None] = {
     "apiVersion": _string,
     "kind": _string,
     "namespace": _string,
@@ -145,25 +163,53 @@ _FIELDS: dict[str, _Check] = {
     "buildMetadata": _STRINGS,
     "labels": _list_of(
         _struct(
-            {"pairs": _STRING_MAP, "includeSelectors": _boolean, "includeTemplates": _boolean},
+            {
+                "pairs": _STRING_MAP,
+                "includeSelectors": _boolean,
+                "includeTemplates": _boolean,
+                "fields": _list_of(_FIELD_SPEC),
+            },
             "Label",
         )
     ),
     "images": _list_of(
-        _struct({k: _string for k in ("name", "newName", "newTag", "digest", "tagSuffix")}, "Image")
+        _struct(dict.fromkeys(("name", "newName", "newTag", "digest", "tagSuffix"), _string), "Image")
+    ),
+    "imageTags": _list_of(
+        _struct(dict.fromkeys(("name", "newName", "newTag", "digest", "tagSuffix"), _string), "Image")
     ),
     "replicas": _list_of(_struct({"name": _string, "count": _integer}, "Replica")),
     "configMapGenerator": _list_of(_GENERATOR),
     "secretGenerator": _list_of(_GENERATOR),
     "generatorOptions": _OPTIONS,
     "patches": _list_of(_PATCH),
-    "patchesJson6902": _list_of(_PATCH),
-    "sortOptions": _struct({"order": _string}, "SortOptions"),
+    "patchesJson6902": _list_of(_JSON6902),
+    "sortOptions": _struct(
+        {
+            "order": _string,
+            "legacySortOptions": _struct(
+                {"orderFirst": _STRINGS, "orderLast": _STRINGS}, "LegacySortOptions"
+            ),
+        },
+        "SortOptions",
+    ),
+    "replacements": None,
+    "metadata": None,
+    "openapi": None,
+    "vars": None,
+    "crds": _STRINGS,
+    "helmGlobals": None,
+    "helmCharts": None,
+    "helmChartInflationGenerator": None,
+    "configurations": _STRINGS,
+    "generators": _STRINGS,
+    "transformers": _STRINGS,
+    "validators": _STRINGS,
 }
+_KUSTOMIZATION = _struct(_FIELDS, "Kustomization")
 
 
 def check_kustomization(k: dict[str, Any], path: str) -> None:
-    """Raise :class:`MalformedYAMLError` when a field has a type kustomize's Go structs refuse."""
-    for key, check in _FIELDS.items():
-        if key in k:
-            check(k[key], path, f"Kustomization.{key}")
+    """Normalise field names (case-insensitive, as Go's encoding/json) and raise
+    :class:`UnknownFieldError` / :class:`MalformedYAMLError` for unknown fields and wrong types."""
+    _KUSTOMIZATION(k, path, "Kustomization")

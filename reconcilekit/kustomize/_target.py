@@ -224,16 +224,13 @@ def _load_kustomization(loader: RootLoader) -> tuple[dict[str, Any], str]:
     k = docs[0]
     if not isinstance(k, dict):
         raise MalformedYAMLError(path, "a kustomization must be a mapping")
+    check_kustomization(k, path)
     for field in list(k):
         if field not in _KNOWN_FIELDS:
             raise UnknownFieldError(path, str(field))
-        if k[field] == "":
-            # `resources:` with nothing after it is an empty field in kustomize's Go struct.
-            k[field] = None
     for field in _UNSUPPORTED:
         if k.get(field):
             raise NotSupportedError(path, f"the {field!r} field is not supported by reconcilekit's engine")
-    check_kustomization(k, path)
     kind = k.get("kind") or "Kustomization"
     if kind not in ("Kustomization", "Component"):
         raise KustomizationError(path, f"kind {kind!r} is not Kustomization or Component")

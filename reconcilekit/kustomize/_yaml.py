@@ -35,7 +35,10 @@ __all__ = [
     "MAX_FILE_BYTES",
     "dump_documents",
     "dump_one",
+    "go_format_float",
+    "go_parse_int",
     "load_documents",
+    "load_kustomization_documents",
 ]
 
 #: Largest file the loader reads, in bytes.
@@ -369,7 +372,7 @@ def _v2_misreads(s: str) -> bool:
 
 
 # Strings that are certainly written plain, without folding: no spaces, no indicators, v2-safe.
-_FAST_PLAIN = re.compile(r"^[A-Za-z0-9_./$(][A-Za-z0-9_./@=+$()-]*(?::[A-Za-z0-9_./@=+$()-]+)*$")
+_FAST_PLAIN = re.compile(r"^[A-Za-z0-9_./$(][A-Za-z0-9_./@=+$()-]*(?::[A-Za-z0-9_./@=+$()-]+)*\Z")
 
 _analyzer = _PyEmitter(None)  # type: ignore[arg-type]
 _analyzer.allow_unicode = True
@@ -663,7 +666,7 @@ def _natural_cmp(a: str, b: str) -> int:
 
 
 _natural_key = functools.cmp_to_key(_natural_cmp)
-_SIMPLE_KEY = re.compile(r"^[A-Za-z]*$")
+_SIMPLE_KEY = re.compile(r"^[A-Za-z]*\Z")
 _order_cache: dict[tuple[str, ...], tuple[str, ...]] = {}
 
 
