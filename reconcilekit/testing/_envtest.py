@@ -32,7 +32,6 @@ import tempfile
 import threading
 import time
 import uuid
-import weakref
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
@@ -383,7 +382,8 @@ class _Process:
 # the negative pid: dash, Debian's sh, rejects "kill -KILL -- -PGID".)
 _WATCHDOG = 'read -r _ ; for g in $2; do kill -KILL "-$g" 2>/dev/null; done; rm -rf -- "$1"'
 
-_live: weakref.WeakSet[Environment] = weakref.WeakSet()
+# Strong references on purpose: an environment nobody stops must still be stopped at exit, not collected.
+_live: set[Environment] = set()
 _live_lock = threading.Lock()
 
 
