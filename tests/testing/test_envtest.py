@@ -473,3 +473,30 @@ def test_compact_etcd_makes_old_resource_versions_gone(
     status, body = envtest_server.request("GET", f"{path}?resourceVersion={old}&resourceVersionMatch=Exact")
     assert status == 410, body
     assert json.loads(body)["reason"] in ("Expired", "Gone")
+
+
+def test_opt_in_auto_build_runs_the_build_script(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from reconcilekit.testing import _envtest
+
+    cache = tmp_path / "cache"
+    script = tmp_path / "build.sh"
+    # Stands in for tools/envtest/build.sh (minutes of Go compilation): fills the cache layout it promises.
+    _script(
+        script,
+        """\
+        bin="$RECONCILEKIT_ENVTEST_CACHE/$VERSION/bin"
+        mkdir -p "$bin"
+        for b in kube-apiserver etcd; do printf '#!/bin/sh\\n' > "$bin/$b"; chmod +x "$bin/$b"; done
+        echo "$bin"
+        """,
+    )
+    monkeypatch.setattr(_envtest, "_BUILD_SCRIPT", script)
+    monkeypatch.delenv("KUBEBUILDER_ASSETS", raising=False)
+    monkeypatch.setenv("RECONCILEKIT_ENVTEST_CACHE", str(cache))
+    monkeypatch.setenv("VERSION", envtest.DEFAULT_KUBERNETES_VERSION)
+
+    monkeypatch.delenv("RECONCILEKIT_ENVTEST_AUTO_BUILD", raising=False)
+    with pytest.raises(envtest.BinariesNotFoundError, match="RECONCILEKIT_ENVTEST_AUTO_BUILD=1"):
+        envtest.find_binaries()
+    monkeypatch.setenv("RECONCILEKIT_ENVTEST_AUTO_BUILD", "1")
+    assert envtest.find_binaries() == cache / envtest.DEFAULT_KUBERNETES_VERSION / "bin"
