@@ -100,6 +100,10 @@ def _map_http_error(
         return ForbiddenError(verb, target, message or "forbidden")
     if status == 401:
         return UnauthorizedError(verb, target, message or "the server did not accept the credentials")
+    if status == 500 and "failed to create typed patch object" in message:
+        # Server-side apply of a field the schema does not declare: kube-apiserver answers 500, but the
+        # object is what is wrong, and sending it again cannot succeed.
+        return InvalidObjectError(verb, target, message, status=status)
     if status == 429 or status >= 500:
         delay: float | None = None
         if retry_after and retry_after.isdigit():

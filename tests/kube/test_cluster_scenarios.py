@@ -568,3 +568,99 @@ async def test_forbidden_until_granted(kc: Backend) -> None:
     with pytest.raises(ForbiddenError) as denied:
         await alice.apply(kc.cm("app", {"k": "w"}), field_manager="alice")
     assert denied.value.verb == "apply"
+
+
+# -- where the fake differs (each difference is listed in FakeCluster's docstring) ----------------------
+
+
+def _deployment(kc: Backend, name: str, containers: list[dict[str, Any]]) -> dict[str, Any]:
+    labels = {"app": name}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": kc.namespace},
+        "spec": {
+            "selector": {"matchLabels": labels},
+            "template": {"metadata": {"labels": labels}, "spec": {"containers": containers}},
+        },
+    }
+
+
+async def test_difference_no_defaulting(kc: Backend) -> None:
+    applied = await kc.cluster.apply(
+        _deployment(kc, "web", [{"name": "app", "image": "nginx:1.27"}]), field_manager="alice"
+    )
+    assert applied["metadata"]["generation"] == 1
+    if kc.fake:
+        # Documented: the fake fills in no defaults.
+        assert "strategy" not in applied["spec"]
+        assert "imagePullPolicy" not in applied["spec"]["template"]["spec"]["containers"][0]
+    else:
+        assert applied["spec"]["strategy"]["type"] == "RollingUpdate"
+        assert applied["spec"]["template"]["spec"]["containers"][0]["imagePullPolicy"] == "IfNotPresent"
+
+
+async def test_difference_no_schema_validation(kc: Backend) -> None:
+    bad = _deployment(kc, "web", [{"name": "app", "image": "nginx:1.27"}])
+    bad["spec"]["notAField"] = True
+    if kc.fake:
+        # Documented: no schema, so unknown fields are kept.
+        applied = await kc.cluster.apply(bad, field_manager="alice")
+        assert applied["spec"]["notAField"] is True
+    else:
+        with pytest.raises(InvalidObjectError) as info:
+            await kc.cluster.apply(bad, field_manager="alice")
+        assert "notAField" in str(info.value)
+
+
+async def test_difference_associative_lists_merge_per_item(kc: Backend) -> None:
+    # Two managers each own one container of the same Deployment: the server merges ``containers`` by name.
+    # The fake treats lists atomically, so the second manager conflicts with the first (documented).
+    await kc.cluster.apply(
+        _deployment(kc, "web", [{"name": "app", "image": "nginx:1.27"}]), field_manager="alice"
+    )
+    sidecar = _deployment(kc, "web", [{"name": "sidecar", "image": "busybox:1.36"}])
+    if kc.fake:
+        with pytest.raises(FieldManagerConflictError):
+            await kc.cluster.apply(sidecar, field_manager="bob")
+        return
+    merged = await kc.cluster.apply(sidecar, field_manager="bob")
+    names = [c["name"] for c in merged["spec"]["template"]["spec"]["containers"]]
+    assert sorted(names) == ["app", "sidecar"]
+
+
+async def test_difference_pages_are_not_a_snapshot(kc: Backend) -> None:
+    for name in ("a", "c", "e"):
+        await kc.cluster.create(kc.cm(name))
+    async with aclosing(kc.cluster.list_pages("v1", "ConfigMap", namespace=kc.namespace, limit=2)) as pages:
+        first = await pages.__anext__()
+        await kc.cluster.create(kc.cm("d"))  # sorts after the first page
+        rest = [p async for p in pages]
+    assert first.names == ("a", "c")
+    later = tuple(n for p in rest for n in p.names)
+    if kc.fake:
+        assert later == ("d", "e")  # documented: later pages read the current state
+    else:
+        assert later == ("e",)  # the server serves every page from the first page's snapshot
+
+
+async def test_difference_namespace_deletion(kc: Backend) -> None:
+    other = f"{kc.namespace}-x"
+    ns: dict[str, Any] = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": other}}
+    app = ObjectKey("v1", "ConfigMap", other, "app")
+    await kc.cluster.apply(ns, field_manager="alice")
+    await kc.cluster.create(
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "app", "namespace": other}}
+    )
+    remaining = await kc.cluster.delete(ns)
+    if kc.fake:
+        # Documented: no namespace controller to wait for, the namespace and its objects go at once.
+        assert remaining is None
+        assert await kc.cluster.get(ns) is None
+        assert await kc.cluster.get(app) is None
+    else:
+        # envtest runs no namespace controller: the namespace stays Terminating, with its objects.
+        live = await kc.cluster.get(ns)
+        assert live is not None
+        assert live["status"]["phase"] == "Terminating"
+        assert await kc.cluster.get(app) is not None

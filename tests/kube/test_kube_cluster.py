@@ -214,6 +214,13 @@ def test_error_mapping() -> None:
     busy = _map_http_error("get", t, 429, _status(429, "TooManyRequests", "slow down"), "3")
     assert isinstance(busy, ServerError)
     assert busy.delay == 3
+    schema = _map_http_error(
+        "apply",
+        t,
+        500,
+        _status(500, "InternalError", "failed to create typed patch object (x): .spec.y: nope"),
+    )
+    assert isinstance(schema, InvalidObjectError)
     down = _map_http_error("get", t, 503, b"")
     assert isinstance(down, ServerError)
     assert isinstance(down, TemporaryError)
