@@ -50,7 +50,6 @@ from ._errors import (
     ResourceConflictError,
     UnknownFieldError,
 )
-from ._resource import WorkResource
 from ._target import build_work
 from ._transformers import (
     Annotations,
@@ -125,32 +124,8 @@ def build(
     """
     if load_restrictor not in ("root", "none"):
         raise ValueError(f"load_restrictor must be 'root' or 'none', got {load_restrictor!r}")
-    from . import _target
-
-    if load_restrictor == "none":
-        return to_resource_set(_build_unrestricted(path, allow_remote))
-    return to_resource_set(_target.build_work(path, allow_remote=allow_remote))
-
-
-def _build_unrestricted(path: str | os.PathLike[str], allow_remote: bool) -> list[WorkResource]:
-    from pathlib import Path
-
-    from . import _target
-
-    original = _target.RootLoader.read
-
-    def read(self: _target.RootLoader, ref: str) -> tuple[bytes, str]:
-        lexical, real = self.resolve(ref)
-        if not real.is_file():
-            raise MissingFileError(str(lexical), "is a directory, expected a file")
-        return real.read_bytes(), str(lexical)
-
-    # The restriction lives in one method; swap it for this build only (single-threaded by design).
-    _target.RootLoader.read = read  # type: ignore[method-assign]
-    try:
-        return list(_target.build_work(Path(path), allow_remote=allow_remote))
-    finally:
-        _target.RootLoader.read = original  # type: ignore[method-assign]
+    work = build_work(path, allow_remote=allow_remote, restrict=load_restrictor == "root")
+    return to_resource_set(work)
 
 
 def to_yaml(resources: ResourceSet) -> str:
@@ -158,7 +133,6 @@ def to_yaml(resources: ResourceSet) -> str:
     return dump_documents([r.body for r in resources])
 
 
-_ = build_work
 for _name in __all__:
     _obj = globals()[_name]
     if getattr(_obj, "__module__", "").startswith("reconcilekit.kustomize._"):

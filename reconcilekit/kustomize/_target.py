@@ -107,10 +107,14 @@ _REMOTE = re.compile(r"^(?:[a-zA-Z][a-zA-Z0-9+.-]*://|git@|github\.com/|gitlab\.
 class RootLoader:
     """Reads files below one kustomization root; refuses anything outside it (after resolving symlinks)."""
 
-    def __init__(self, root: Path, chain: tuple[Path, ...] = (), *, allow_remote: bool = False) -> None:
+    def __init__(
+        self, root: Path, chain: tuple[Path, ...] = (), *, allow_remote: bool = False, restrict: bool = True
+    ) -> None:
         self.root = root
         self.chain = (*chain, root)
         self.allow_remote = allow_remote
+        # False is kustomize's LoadRestrictionsNone: files may come from anywhere.
+        self.restrict = restrict
 
     def _check_remote(self, ref: str) -> None:
         if _REMOTE.match(ref):
@@ -136,7 +140,7 @@ class RootLoader:
     def read(self, ref: str) -> tuple[bytes, str]:
         """Bytes of a file below the root, and its path for messages."""
         lexical, real = self.resolve(ref)
-        if not real.is_relative_to(self.root):
+        if self.restrict and not real.is_relative_to(self.root):
             raise FileOutsideRootError(str(lexical), str(self.root), resolved=str(real))
         if not real.is_file():
             raise MissingFileError(str(lexical), "is a directory, expected a file")
@@ -155,7 +159,7 @@ class RootLoader:
                 raise CycleError(
                     str(real), f"cycle detected: candidate root '{real}' contains visited root '{visited}'"
                 )
-        return RootLoader(real, self.chain, allow_remote=self.allow_remote)
+        return RootLoader(real, self.chain, allow_remote=self.allow_remote, restrict=self.restrict)
 
 
 # ---------------------------------------------------------------------------------------------- resources
@@ -536,7 +540,9 @@ def _origin_text(origin: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def build_work(path: str | os.PathLike[str], *, allow_remote: bool = False) -> list[WorkResource]:
+def build_work(
+    path: str | os.PathLike[str], *, allow_remote: bool = False, restrict: bool = True
+) -> list[WorkResource]:
     """Run a full build and return the finished, sorted working resources."""
     p = Path(path)
     if not p.exists():
@@ -544,7 +550,7 @@ def build_work(path: str | os.PathLike[str], *, allow_remote: bool = False) -> l
     if not p.is_dir():
         raise MissingFileError(str(p), "must build at a directory holding a kustomization")
     root = p.resolve()
-    loader = RootLoader(root, allow_remote=allow_remote)
+    loader = RootLoader(root, allow_remote=allow_remote, restrict=restrict)
     top = _Target(loader, None)
     if top.kind == "Component":
         raise KustomizationError(
