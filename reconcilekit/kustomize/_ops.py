@@ -310,11 +310,11 @@ class Selector:
             return False
         if self.version is not None and not self.version.match(cur.version):
             return False
-        if self.label_selector is not None and not _selector_matches(self.label_selector, res.labels()):
+        if self.label_selector is not None and not selector_matches(self.label_selector, res.labels()):
             return False
         return not (
             self.annotation_selector is not None
-            and not _selector_matches(self.annotation_selector, res.annotations())
+            and not selector_matches(self.annotation_selector, res.annotations())
         )
 
 
@@ -391,7 +391,7 @@ def parse_label_selector(text: Any, source: str = "label selector") -> list[_Req
     return reqs
 
 
-def _selector_matches(reqs: list[_Requirement], labels: Mapping[str, Any]) -> bool:
+def selector_matches(reqs: list[_Requirement], labels: Mapping[str, Any]) -> bool:
     for key, op, values in reqs:
         present = key in labels
         value = str(labels.get(key)) if present else None

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ._errors import KustomizationError
-from ._ops import Selector
+from ._ops import parse_label_selector, selector_matches
 from ._resource import WorkResource, split_api_version
 from ._yaml import go_format_float, load_documents
 
@@ -189,12 +189,39 @@ def _copy(value: Any) -> Any:
     return value
 
 
+def _id_selected(res: WorkResource, spec: Mapping[str, Any]) -> bool:
+    """kustomize's ResId.IsSelectedBy over every id the object has had: literal name and namespace
+    (not regular expressions, unlike patch targets), exact group/version/kind when given."""
+    name = spec.get("name") or ""
+    namespace = spec.get("namespace") or ""
+    for rid in res.all_ids():
+        if name and name != rid.name:
+            continue
+        if namespace and namespace != rid.effective_namespace():
+            continue
+        if spec.get("kind") and spec["kind"] != rid.kind:
+            continue
+        if spec.get("group") and spec["group"] != rid.group:
+            continue
+        if spec.get("version") and spec["version"] != rid.version:
+            continue
+        return True
+    return False
+
+
+def _meta_selected(res: WorkResource, spec: Mapping[str, Any], where: str) -> bool:
+    labels = parse_label_selector(spec.get("labelSelector"), where)
+    if labels is not None and not selector_matches(labels, res.labels()):
+        return False
+    annotations = parse_label_selector(spec.get("annotationSelector"), where)
+    return annotations is None or selector_matches(annotations, res.annotations())
+
+
 def _source_value(resources: list[WorkResource], source: Mapping[str, Any], where: str) -> Any:
     spec = dict(source)
     field_path = str(spec.pop("fieldPath", "") or "metadata.name")
     options = spec.pop("options", None) or {}
-    sel = Selector(spec)
-    matches = [r for r in resources if sel.matches(r)]
+    matches = [r for r in resources if _id_selected(r, spec)]
     if not matches:
         raise KustomizationError(where, f"nothing selected by replacement source {dict(source)}")
     if len(matches) > 1:
@@ -216,8 +243,10 @@ def _source_value(resources: list[WorkResource], source: Mapping[str, Any], wher
     return value
 
 
-def _rejected(res: WorkResource, rejects: Sequence[Mapping[str, Any]]) -> bool:
-    return any(reject and Selector(reject).matches(res) for reject in rejects)
+def _rejected(res: WorkResource, rejects: Sequence[Mapping[str, Any]], where: str) -> bool:
+    return any(
+        reject and _id_selected(res, reject) and _meta_selected(res, reject, where) for reject in rejects
+    )
 
 
 def apply_replacements(
@@ -233,12 +262,13 @@ def apply_replacements(
             select = target.get("select")
             if not isinstance(select, dict):
                 raise KustomizationError(where, "a replacement target needs select")
-            sel = Selector(select)
             rejects = target.get("reject") or []
             opts = target.get("options") or {}
             create = bool(opts.get("create"))
             for res in resources:
-                if not sel.matches(res) or _rejected(res, rejects):
+                if not (_meta_selected(res, select, where) and _id_selected(res, select)):
+                    continue
+                if _rejected(res, rejects, where):
                     continue
                 for fp in target.get("fieldPaths") or ["metadata.name"]:
                     parts = split_field_path(str(fp))
