@@ -112,6 +112,15 @@ def _map_http_error(
     return InvalidObjectError(verb, target, message or f"server answered {status}", status=status)
 
 
+def _names_an_object(payload: bytes) -> bool:
+    # A 404 for a missing object says which (details.name); one for a kind that is not served does not.
+    try:
+        st = json.loads(payload) if payload else {}
+    except ValueError:
+        return False
+    return isinstance(st, dict) and bool((st.get("details") or {}).get("name"))
+
+
 def _abort(resp: aiohttp.ClientResponse) -> None:
     # A watch response is never read to the end, so its connection cannot be reused: abort it (no TLS close
     # handshake to wait for) instead of returning it to the pool.
@@ -279,6 +288,7 @@ class KubeCluster:
         body: Any = None,
         content_type: str | None = None,
         timeout: aiohttp.ClientTimeout | float | None = None,  # noqa: ASYNC109 - a per-request HTTP timeout
+        kind: tuple[str, str] | None = None,
     ) -> aiohttp.ClientResponse:
         headers: dict[str, Any] = dict(self._headers)
         if content_type:
@@ -310,7 +320,15 @@ class KubeCluster:
                 payload = b""
             finally:
                 resp.release()
-            raise _map_http_error(verb, target, resp.status, payload, resp.headers.get("Retry-After"))
+            err = _map_http_error(verb, target, resp.status, payload, resp.headers.get("Retry-After"))
+            if kind is not None and isinstance(err, NotFoundError) and not _names_an_object(payload):
+                # The kind itself is not served (any more: its CRD may be gone): refresh discovery once.
+                api_version, kind_name = kind
+                fresh = await self._discover(api_version, verb, target)
+                self._discovery[api_version] = fresh
+                if kind_name not in fresh:
+                    raise UnknownKindError(verb, api_version, kind_name) from err
+            raise err
         return resp
 
     async def _call(
@@ -323,8 +341,11 @@ class KubeCluster:
         query: Sequence[tuple[str, str]] = (),
         body: Any = None,
         content_type: str | None = None,
+        kind: tuple[str, str] | None = None,
     ) -> dict[str, Any]:
-        resp = await self._open(verb, target, method, path, query=query, body=body, content_type=content_type)
+        resp = await self._open(
+            verb, target, method, path, query=query, body=body, content_type=content_type, kind=kind
+        )
         try:
             payload = await resp.read()
         except (aiohttp.ClientError, TimeoutError) as exc:
@@ -411,7 +432,7 @@ class KubeCluster:
         key = ObjectKey.of(obj)
         path = await self._object_path("get", key)
         try:
-            return await self._call("get", str(key), "GET", path)
+            return await self._call("get", str(key), "GET", path, kind=(key.api_version, key.kind))
         except NotFoundError:
             return None
 
@@ -451,7 +472,7 @@ class KubeCluster:
                 query.append(("labelSelector", label_selector))
             if field_selector:
                 query.append(("fieldSelector", field_selector))
-            data = await self._call("list", target, "GET", path, query=query)
+            data = await self._call("list", target, "GET", path, query=query, kind=(api_version, kind))
             meta = data.get("metadata") or {}
             items = []
             for item in data.get("items") or []:
@@ -549,7 +570,13 @@ class KubeCluster:
             query.append(("fieldSelector", field_selector))
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=self._timeout, sock_read=server_timeout + 30)
         resp = await self._open(
-            "watch", target, "GET", self._collection(info, namespace), query=query, timeout=timeout
+            "watch",
+            target,
+            "GET",
+            self._collection(info, namespace),
+            query=query,
+            timeout=timeout,
+            kind=(api_version, kind),
         )
         self._streams.add(resp)
         try:
@@ -609,7 +636,9 @@ class KubeCluster:
             )
         path = self._collection(info, key.namespace)
         query = self._write_query(field_manager, dry_run)
-        return await self._call("create", str(key), "POST", path, query=query, body=body)
+        return await self._call(
+            "create", str(key), "POST", path, query=query, body=body, kind=(key.api_version, key.kind)
+        )
 
     async def update(
         self, obj: Resource | Mapping[str, Any], *, field_manager: str | None = None, dry_run: bool = False
@@ -619,7 +648,9 @@ class KubeCluster:
         key = ObjectKey.of(body)
         path = await self._object_path("update", key)
         query = self._write_query(field_manager, dry_run)
-        return await self._call("update", str(key), "PUT", path, query=query, body=body)
+        return await self._call(
+            "update", str(key), "PUT", path, query=query, body=body, kind=(key.api_version, key.kind)
+        )
 
     async def patch(
         self,
@@ -639,7 +670,14 @@ class KubeCluster:
         body = json.loads(json.dumps(patch))
         query = self._write_query(field_manager, dry_run)
         return await self._call(
-            "patch", str(key), "PATCH", path, query=query, body=body, content_type=content_type
+            "patch",
+            str(key),
+            "PATCH",
+            path,
+            query=query,
+            body=body,
+            content_type=content_type,
+            kind=(key.api_version, key.kind),
         )
 
     async def apply(
@@ -666,6 +704,7 @@ class KubeCluster:
             query=query,
             body=body,
             content_type="application/apply-patch+yaml",
+            kind=(key.api_version, key.kind),
         )
 
     async def delete(
@@ -685,7 +724,9 @@ class KubeCluster:
         }
         if dry_run:
             options["dryRun"] = ["All"]
-        data = await self._call("delete", str(key), "DELETE", path, body=options)
+        data = await self._call(
+            "delete", str(key), "DELETE", path, body=options, kind=(key.api_version, key.kind)
+        )
         # The server answers with a Status when the object is gone, and with the object otherwise; an object
         # without a deletionTimestamp in the answer is its last state before an immediate removal.
         if data.get("kind") == "Status" or not (data.get("metadata") or {}).get("deletionTimestamp"):
@@ -700,7 +741,15 @@ class KubeCluster:
         key = ObjectKey.of(body)
         path = await self._object_path("update status of", key, "status")
         query = self._write_query(field_manager, False)
-        return await self._call("update status of", str(key), "PUT", path, query=query, body=body)
+        return await self._call(
+            "update status of",
+            str(key),
+            "PUT",
+            path,
+            query=query,
+            body=body,
+            kind=(key.api_version, key.kind),
+        )
 
     async def patch_status(
         self, obj: KeyLike, status: Mapping[str, Any], *, field_manager: str | None = None
@@ -717,4 +766,5 @@ class KubeCluster:
             query=query,
             body={"status": json.loads(json.dumps(status))},
             content_type="application/merge-patch+json",
+            kind=(key.api_version, key.kind),
         )

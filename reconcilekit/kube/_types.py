@@ -87,7 +87,7 @@ class ObjectKey:
         return str(self.ref)
 
 
-KeyLike: TypeAlias = "ObjectKey | Resource | Mapping[str, Any]"
+KeyLike: TypeAlias = ObjectKey | Resource | Mapping[str, Any]
 """What the cluster verbs accept to name one object: a key, a Resource or an object dict."""
 
 

@@ -62,6 +62,9 @@ async def test_create_and_get(kc: Backend) -> None:
     assert created["metadata"]["creationTimestamp"]
     assert created["data"] == {"k": "v"}
     assert "generation" not in created["metadata"]  # ConfigMaps have no generation
+    # Writes that name no field manager are recorded under reconcilekit's (the server derives it from the
+    # User-Agent; the fake uses the same name).
+    assert _managers(created) == {("reconcilekit", "Update", "")}
     live = await kc.cluster.get(ObjectKey("v1", "ConfigMap", kc.namespace, "app"))
     assert live is not None
     assert (live["apiVersion"], live["kind"]) == ("v1", "ConfigMap")
@@ -101,6 +104,55 @@ async def test_unknown_kind(kc: Backend) -> None:
     with pytest.raises(UnknownKindError) as info:
         await kc.cluster.apply(bad, field_manager="t")
     assert info.value.verb == "apply"
+
+
+async def test_kind_of_a_deleted_crd_becomes_unknown(kc: Backend) -> None:
+    group = f"{kc.namespace}.example.com"  # CRDs are cluster-wide: one group per test on a shared server
+    crd = {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"gizmos.{group}"},
+        "spec": {
+            "group": group,
+            "names": {"kind": "Gizmo", "plural": "gizmos"},
+            "scope": "Namespaced",
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {
+                        "openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+                    },
+                }
+            ],
+        },
+    }
+    await kc.cluster.apply(crd, field_manager="test-setup")
+    gizmo = {
+        "apiVersion": f"{group}/v1",
+        "kind": "Gizmo",
+        "metadata": {"name": "g", "namespace": kc.namespace},
+    }
+    with anyio.fail_after(30):
+        while True:
+            try:
+                await kc.cluster.apply(gizmo, field_manager="alice")
+                break
+            except (UnknownKindError, NotFoundError):
+                await anyio.sleep(0.1)  # the server needs a moment to serve a new CRD
+    assert (await kc.cluster.list(f"{group}/v1", "Gizmo", namespace=kc.namespace)).names == ("g",)
+    await kc.cluster.delete(crd)
+
+    async def list_until_unknown() -> None:
+        with anyio.fail_after(30):
+            while True:
+                await kc.cluster.list(f"{group}/v1", "Gizmo", namespace=kc.namespace)
+                await anyio.sleep(0.1)  # the server removes the custom resources first, then the kind
+
+    with pytest.raises(UnknownKindError) as info:
+        await list_until_unknown()
+    assert info.value.verb == "list"
 
 
 async def test_invalid_objects(kc: Backend) -> None:
