@@ -8,6 +8,7 @@ references to the renamed objects inside the set, as kustomize does at the end o
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,9 @@ __all__ = [
     "Substitute",
     "to_resource_set",
 ]
+
+
+_VAR_NAME = re.compile(r"^[_a-zA-Z][_a-zA-Z0-9]*$")
 
 
 def _work(resources: ResourceSet) -> list[WorkResource]:
@@ -345,7 +349,10 @@ class Substitute:
     """Flux post-build substitution: ``${var}``, ``${var:=default}``; ``$${var}`` is a literal ``${var}``.
 
     With ``strict=True`` an unset variable without a default is an error, else it becomes empty. Objects
-    annotated ``kustomize.toolkit.fluxcd.io/substitute: disabled`` are left alone, as Flux does.
+    labelled or annotated ``kustomize.toolkit.fluxcd.io/substitute: disabled`` are left alone, as Flux
+    does; variable names must match ``^[_a-zA-Z][_a-zA-Z0-9]*$`` and newlines in values are dropped.
+    Only the braced form is substituted: ``$var`` stays as written (shell scripts in ConfigMaps keep
+    working), as Flux documents.
     """
 
     vars: Mapping[str, str] = attrs.field(converter=_freeze_map)
@@ -353,13 +360,22 @@ class Substitute:
 
     async def transform(self, resources: ResourceSet, context: Context) -> ResourceSet:
         """Return the set with variables substituted in every string of every object."""
+        for name in self.vars:
+            if not _VAR_NAME.match(name):
+                raise KustomizationError(
+                    "<Substitute transformer>",
+                    f"'{name}' var name is invalid, must match '{_VAR_NAME.pattern}'",
+                )
+        # Flux drops newlines from values so a value cannot break the YAML it lands in.
+        variables = {k: str(v).replace("\n", "") for k, v in self.vars.items()}
         out: list[Resource] = []
         for res in resources:
-            if res.annotations.get("kustomize.toolkit.fluxcd.io/substitute") == "disabled":
+            key = "kustomize.toolkit.fluxcd.io/substitute"
+            if res.annotations.get(key) == "disabled" or res.labels.get(key) == "disabled":
                 out.append(res)
                 continue
             where = f"{res.kind}/{res.name}"
-            text = substitute_text(dump_one(res.body), self.vars, strict=self.strict, where=where)
+            text = substitute_text(dump_one(res.body), variables, strict=self.strict, where=where)
             docs = load_documents(text, where)
             out.append(Resource.from_dict(docs[0]))
         return ResourceSet(out)

@@ -272,3 +272,21 @@ async def test_substitute_skips_disabled_objects() -> None:
 
 def test_to_yaml_of_empty_set_is_empty() -> None:
     assert to_yaml(ResourceSet()) == ""
+
+
+async def test_substitute_checks_names_strips_newlines_and_honours_the_label() -> None:
+    body = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "cm"},
+        "data": {"a": "${x}", "b": "$x"},
+    }
+    with pytest.raises(KustomizationError, match="invalid"):
+        await Substitute({"1bad": "v"}).transform(rs(body), CTX)
+    out = await Substitute({"x": "multi\nline"}).transform(rs(body), CTX)
+    assert next(iter(out)).body["data"] == {"a": "multiline", "b": "$x"}
+    labelled = body | {
+        "metadata": {"name": "cm", "labels": {"kustomize.toolkit.fluxcd.io/substitute": "disabled"}}
+    }
+    out = await Substitute({"x": "1"}).transform(rs(labelled), CTX)
+    assert next(iter(out)).body["data"]["a"] == "${x}"
