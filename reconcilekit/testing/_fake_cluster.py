@@ -429,7 +429,20 @@ class FakeCluster:
     * ``dry_run`` results carry no ``resourceVersion`` change but may differ in generated fields;
     * RBAC is by verb, API group, kind and namespace only (no resource names, aggregation or subresources;
       status writes need ``update``/``patch``); every user may use discovery;
+    * discovery knows only the common built-in kinds (core, apps, batch, networking, policy, autoscaling,
+      rbac, coordination, storage, scheduling, admissionregistration, apiextensions; one version each) plus
+      registered kinds; ``ResourceInfo.subresources`` names only ``status`` and ``scale``; a CRD update
+      that drops a version leaves the old version served;
+    * watch streams never end by themselves (the server closes them after ``timeoutSeconds``), and
+      bookmarks come only from :meth:`bookmark`;
     * strategic merge patch is not offered by the Cluster interface at all; JSON patch and merge patch are.
+
+    Args:
+        objects: objects to create first (as ``create`` would, by field manager ``reconcilekit``).
+        require_namespaces: refuse namespaced objects whose Namespace does not exist, as the server does.
+        watch_history: how many past events are kept for watches resuming from a ``resourceVersion``.
+
+    Use one FakeCluster from one event loop (asyncio or trio); it is not thread-safe.
 
     Example::
 
