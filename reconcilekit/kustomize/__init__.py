@@ -36,7 +36,7 @@ from __future__ import annotations
 import contextlib
 import os
 
-from .._model import ResourceSet
+from .._model import DuplicateResourceError, ResourceSet
 from ._errors import (
     CycleError,
     FileOutsideRootError,
@@ -125,7 +125,15 @@ def build(
     if load_restrictor not in ("root", "none"):
         raise ValueError(f"load_restrictor must be 'root' or 'none', got {load_restrictor!r}")
     work = build_work(path, allow_remote=allow_remote, restrict=load_restrictor == "root")
-    return to_resource_set(work)
+    try:
+        return to_resource_set(work)
+    except DuplicateResourceError as exc:
+        # kustomize keys objects by group/version/kind; a ResourceSet by group/kind (API versions are
+        # views of one object), so two versions of one object cannot be returned together.
+        raise ResourceConflictError(
+            os.fspath(path),
+            f"{exc.ref} appears under two API versions; a resource set holds each object once",
+        ) from None
 
 
 def to_yaml(resources: ResourceSet) -> str:
