@@ -131,7 +131,7 @@ def build(
         # kustomize keys objects by group/version/kind; a ResourceSet by group/kind (API versions are
         # views of one object), so two versions of one object cannot be returned together.
         raise ResourceConflictError(
-            os.fspath(path),
+            os.path.abspath(path),
             f"{exc.ref} appears under two API versions; a resource set holds each object once",
         ) from None
 
