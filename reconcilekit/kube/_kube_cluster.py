@@ -590,7 +590,11 @@ class KubeCluster:
                     return
                 if not line.strip():
                     continue
-                event = json.loads(line)
+                try:
+                    event = json.loads(line)
+                except ValueError:
+                    # A line cut short by a dropped connection: end this stream and resume.
+                    return
                 etype = event.get("type")
                 obj = event.get("object") or {}
                 if etype == "ERROR":

@@ -85,10 +85,13 @@ class Cluster(Protocol):
         """Changes to objects of a kind, forever, as :class:`~reconcilekit.kube.WatchEvent` s.
 
         Without ``resource_version`` the watch starts with an ``ADDED`` event for every existing object, then
-        follows changes; with one (e.g. from :meth:`list`), it delivers changes after it. Dropped connections
-        resume from the last seen version. When the server answers 410 Gone (the version was compacted away),
-        the watch lists again and emits what changed meanwhile - ``ADDED``/``MODIFIED`` for new or changed
-        objects, ``DELETED`` for objects that disappeared - so a consumer never misses a final state.
+        follows changes (it lists first, then watches from the list's version); with one (e.g. from
+        :meth:`list`), it delivers changes after it. Dropped connections resume from the last seen version;
+        when the server cannot be reached again, the iterator raises
+        :class:`~reconcilekit.kube.ClusterUnreachableError`. When the server answers 410 Gone (the version
+        was compacted away), the watch lists again and emits what changed meanwhile - ``ADDED``/``MODIFIED``
+        for new or changed objects, ``DELETED`` for objects that disappeared - so a consumer never misses a
+        final state.
 
         The iterator holds a connection: close it, e.g. with
         ``async with contextlib.aclosing(cluster.watch(...)) as events``.

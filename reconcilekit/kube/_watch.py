@@ -12,6 +12,8 @@ from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import aclosing
 from typing import Any
 
+import anyio
+
 from ._errors import GoneError
 from ._types import ObjectList, WatchEvent
 
@@ -45,6 +47,7 @@ async def relisting_watch(
     # Without a version, start as client-go's reflector does: list, then watch from the list's version. The
     # server could send the initial state itself, but some (kube-apiserver on etcd < 3.5) refuse that.
     need_list = rv is None
+    quiet = 0
     while not closed():
         if need_list:
             need_list = False
@@ -62,9 +65,11 @@ async def relisting_watch(
                 yield WatchEvent("DELETED", known.pop(key))
             rv = listed.resource_version
             continue
+        delivered = False
         try:
             async with aclosing(open_stream(rv)) as stream:
                 async for event in stream:
+                    delivered = True
                     if event.type == "BOOKMARK":
                         rv = event.resource_version or rv
                         if allow_bookmarks:
@@ -87,3 +92,9 @@ async def relisting_watch(
         except GoneError:
             # The version was compacted away: list again and report what changed meanwhile.
             need_list = True
+            continue
+        # The server ended the stream (its timeout, or a dropped connection): resume from ``rv``. A server
+        # that keeps closing streams at once must not make this a busy loop, so empty streams back off.
+        quiet = 0 if delivered else quiet + 1
+        if quiet:
+            await anyio.sleep(min(0.05 * 2**quiet, 5.0))

@@ -10,6 +10,7 @@ from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from typing import Any
 
+import anyio
 import pytest
 
 from reconcilekit.kube import GoneError, ObjectList, WatchEvent
@@ -146,3 +147,12 @@ async def test_stops_when_closed() -> None:
             closed = True
     assert out == ["a"]
     assert script.opened == ["1"]
+
+
+async def test_empty_streams_back_off_and_resume_from_the_same_version() -> None:
+    script = Script(streams=[[], [], [WatchEvent("ADDED", obj("a", 5))]], lists=[])
+    start = anyio.current_time()
+    got = await run(script, 1, resource_version="4", allow_bookmarks=False)
+    assert got == [("ADDED", "a", "5")]
+    assert script.opened == ["4", "4", "4"]
+    assert anyio.current_time() - start >= 0.1 + 0.2  # waited between the empty streams
