@@ -45,6 +45,7 @@ from ._ops import (
 from ._replacements import apply_replacements
 from ._resource import WorkResource
 from ._schema import check_kustomization
+from ._vars import attach_vars, resolve_vars
 from ._yaml import load_documents, load_kustomization_documents
 
 __all__ = ["KUSTOMIZATION_FILE_NAMES", "RootLoader", "build_work", "load_resources_text"]
@@ -91,7 +92,6 @@ _KNOWN_FIELDS = frozenset(
 )
 _UNSUPPORTED = (
     "openapi",
-    "vars",
     "crds",
     "helmGlobals",
     "helmCharts",
@@ -270,8 +270,12 @@ def _load_kustomization(loader: RootLoader) -> tuple[dict[str, Any], str]:
 
 
 class _Target:
-    def __init__(self, loader: RootLoader, origin_path: str | None) -> None:
+    def __init__(
+        self, loader: RootLoader, origin_path: str | None, known_vars: dict[str, Any] | None = None
+    ) -> None:
         self.loader = loader
+        # vars of the whole build, by name (shared by every kustomization in it).
+        self.known_vars: dict[str, Any] = {} if known_vars is None else known_vars
         self.k, self.path = _load_kustomization(loader)
         self.kind = self.k.get("kind") or "Kustomization"
         # Relative directory for origin annotations (buildMetadata), None when not tracked.
@@ -292,12 +296,17 @@ class _Target:
         acc = self._run_generators(acc)
         for ref in k.get("components") or []:
             sub_loader = self.loader.sub(str(ref))
-            sub = _Target(sub_loader, self._sub_origin(str(ref)))
+            sub = _Target(sub_loader, self._sub_origin(str(ref)), self.known_vars)
             sub.build_metadata = self.build_metadata
             if sub.kind != "Component":
                 raise KustomizationError(sub.path, f"expected kind 'Component' for path '{sub_loader.root}'")
             acc = sub.accumulate(acc)
-        return self._run_transformers(acc)
+        acc = self._run_transformers(acc)
+        if k.get("vars"):
+            if not isinstance(k["vars"], list):
+                raise MalformedYAMLError(self.path, "vars must be a list")
+            attach_vars(acc, k["vars"], self.known_vars, self.path)
+        return acc
 
     def _sub_origin(self, ref: str) -> str | None:
         if self.origin_path is None:
@@ -308,7 +317,7 @@ class _Target:
         _, real = self.loader.resolve(ref)
         if real.is_dir():
             sub_loader = self.loader.sub(ref)
-            sub = _Target(sub_loader, self._sub_origin(ref))
+            sub = _Target(sub_loader, self._sub_origin(ref), self.known_vars)
             sub.build_metadata = self.build_metadata
             if sub.kind == "Component":
                 raise KustomizationError(
@@ -561,6 +570,7 @@ def build_work(
     acc = top.accumulate([])
     acc = add_hash_suffixes(acc)
     acc = fix_name_references(acc, top.path)
+    resolve_vars(acc, top.known_vars)
     if "originAnnotations" in top.build_metadata:
         for res in acc:
             if res.origin is not None:

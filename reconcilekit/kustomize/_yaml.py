@@ -273,7 +273,26 @@ def load_documents(text: str | bytes, source: str) -> list[Any]:
     return docs
 
 
-_SafeLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_SafeLoaderBase: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _V2Loader(_SafeLoaderBase):  # type: ignore[misc]
+    """YAML 1.1 as go-yaml v2 reads it: PyYAML's SafeLoader plus y/Y/n/N booleans and 1e3 floats."""
+
+
+_V2Loader.yaml_implicit_resolvers = {k: list(v) for k, v in _SafeLoaderBase.yaml_implicit_resolvers.items()}
+_V2Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:y|Y|n|N)$"), list("yYnN"))
+_V2Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9]+[eE][-+]?[0-9]+$"), list("-+0123456789")
+)
+
+
+def _v2_bool(loader: Any, node: yaml.Node) -> bool:
+    return str(loader.construct_scalar(node)).lower() in ("y", "yes", "true", "on")
+
+
+_V2Loader.add_constructor("tag:yaml.org,2002:bool", _v2_bool)
+_SafeLoader: Any = _V2Loader
 
 
 def load_kustomization_documents(text: bytes, source: str) -> list[Any]:

@@ -86,3 +86,9 @@ def test_natural_key_order() -> None:
     text = dump_one({"a10": 1, "a9": 1, "B": 1, "_x": 1, "a": 1})
     # go-yaml v2: a non-letter sorts before a letter, digit runs compare by value.
     assert [line.split(":")[0] for line in text.splitlines()] == ["_x", "B", "a", "a9", "a10"]
+
+
+def test_vars_resolve_after_renames() -> None:
+    # data/vars: $(NAME) in command, env, annotations; a typed port; $$ escape; a generated, hashed name.
+    expected = (DATA / "vars" / "expected.yaml").read_text()
+    assert to_yaml(build(DATA / "vars" / "ov")) == expected
