@@ -26,6 +26,7 @@ from kubernetes_asyncio import client as k8s_client
 from kubernetes_asyncio.config import ConfigException
 from kubernetes_asyncio.config.incluster_config import load_incluster_config
 from kubernetes_asyncio.config.kube_config import load_kube_config
+from multidict import CIMultiDict
 
 from .._errors import redact_url
 from .._model import Resource
@@ -191,7 +192,7 @@ class KubeCluster:
         self._headers: dict[str, str] = {"Accept": "application/json"}
         if impersonate_user:
             self._headers["Impersonate-User"] = impersonate_user
-        # aiohttp sends one header per value when given a list, which is what impersonation expects.
+        # One Impersonate-Group header per group: the API server reads each header value as one group.
         self._groups = list(impersonate_groups)
         self._timeout = request_timeout
         self._discovery: dict[str, dict[str, ResourceInfo]] = {}
@@ -290,19 +291,24 @@ class KubeCluster:
         timeout: aiohttp.ClientTimeout | float | None = None,  # noqa: ASYNC109 - a per-request HTTP timeout
         kind: tuple[str, str] | None = None,
     ) -> aiohttp.ClientResponse:
-        headers: dict[str, Any] = dict(self._headers)
+        # ApiClient.call_api turns headers into a plain dict, which cannot repeat Impersonate-Group; so the
+        # request goes one level lower, through the same REST client (TLS, proxy) and the same auth hook.
+        headers: CIMultiDict[str] = CIMultiDict(self._api.default_headers)
+        headers.update(self._headers)
         if content_type:
             headers["Content-Type"] = content_type
-        if self._groups:
-            headers["Impersonate-Group"] = self._groups
+        for group in self._groups:
+            headers.add("Impersonate-Group", group)
+        params = list(query)
         try:
-            resp: aiohttp.ClientResponse = await self._api.call_api(
-                path,
+            await self._api.update_params_for_auth(headers, params, ["BearerToken"])  # type: ignore[arg-type]
+            resp: aiohttp.ClientResponse = await self._api.rest_client.request(
                 method,
-                query_params=list(query),
-                header_params=headers,
+                f"{self._api.configuration.host}{path}",
+                # The stubs say dict; the client urlencodes pairs and passes any header mapping to aiohttp.
+                query_params=params,  # type: ignore[arg-type]
+                headers=headers,  # type: ignore[arg-type]
                 body=body,
-                auth_settings=["BearerToken"],
                 _preload_content=False,
                 _request_timeout=timeout if timeout is not None else self._timeout,
             )

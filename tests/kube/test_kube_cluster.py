@@ -162,6 +162,18 @@ async def test_impersonation_is_subject_to_rbac(
 
 
 @pytest.mark.envtest
+async def test_impersonated_groups_each_count(
+    envtest_server: envtest.Environment, envtest_namespace: str
+) -> None:
+    # Two groups, sent as two headers: the second one (system:masters) grants everything.
+    async with await KubeCluster.from_kubeconfig(
+        envtest_server.kubeconfig, impersonate_user="carol", impersonate_groups=["team-a", "system:masters"]
+    ) as cluster:
+        listed = await cluster.list("v1", "ConfigMap", namespace=envtest_namespace)
+    assert listed.names == ()
+
+
+@pytest.mark.envtest
 async def test_context_selection(tmp_path: Path, envtest_server: envtest.Environment) -> None:
     doc = yaml.safe_load(envtest_server.kubeconfig.read_text())
     doc["contexts"].append({"name": "broken", "context": {"cluster": "missing", "user": "missing"}})
