@@ -1,9 +1,11 @@
 """KubeCluster: the Cluster interface over a real API server, through kubernetes-asyncio's ApiClient.
 
-Requests are raw REST calls (``ApiClient.call_api``) on paths built from discovery, so every kind - CRDs
-included - is handled the same way, and server-side apply is a PATCH with ``application/apply-patch+yaml``.
-All kubernetes-asyncio and aiohttp failures are mapped to reconcilekit errors in :func:`_map_http_error` and
-:meth:`KubeCluster._call`, the one boundary of this module. kubernetes-asyncio runs on asyncio only.
+Requests are raw REST calls on paths built from discovery - sent through the ApiClient's REST client (its
+TLS, proxy and aiohttp session) with the ApiClient's auth hook (bearer tokens, exec plugins, in-cluster token
+refresh) - so every kind, CRDs included, is handled the same way, and server-side apply is a PATCH with
+``application/apply-patch+yaml``. All kubernetes-asyncio and aiohttp failures are mapped to reconcilekit
+errors in :func:`_map_http_error` and :meth:`KubeCluster._open`, the one boundary of this module.
+kubernetes-asyncio runs on asyncio only.
 """
 
 from __future__ import annotations
