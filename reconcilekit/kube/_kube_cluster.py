@@ -19,15 +19,11 @@ from collections.abc import AsyncGenerator, Mapping, Sequence
 from contextlib import aclosing
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import aiohttp
 import yaml
-from kubernetes_asyncio import client as k8s_client
-from kubernetes_asyncio.config import ConfigException
-from kubernetes_asyncio.config.incluster_config import load_incluster_config
-from kubernetes_asyncio.config.kube_config import load_kube_config
 from multidict import CIMultiDict
 
 from .._errors import redact_url
@@ -51,6 +47,11 @@ from ._errors import (
 from ._protocol import PatchType, PropagationPolicy
 from ._types import KeyLike, ObjectKey, ObjectList, ResourceInfo, WatchEvent
 from ._watch import relisting_watch
+
+if TYPE_CHECKING:
+    # kubernetes-asyncio takes ~0.3 s to import (all API models); it is loaded only when a KubeCluster is
+    # made, so code that only uses the interface, the types or FakeCluster does not pay for it.
+    from kubernetes_asyncio.client import ApiClient
 
 __all__ = ["DEFAULT_FIELD_MANAGER", "KubeCluster"]
 
@@ -183,7 +184,7 @@ class KubeCluster:
 
     def __init__(
         self,
-        api_client: k8s_client.ApiClient,
+        api_client: ApiClient,
         *,
         impersonate_user: str | None = None,
         impersonate_groups: Sequence[str] = (),
@@ -224,6 +225,10 @@ class KubeCluster:
         :class:`~reconcilekit.kube.KubeconfigError` when the file is missing or malformed or the context is
         unknown. No request is made until the first verb.
         """
+        from kubernetes_asyncio import client as k8s_client
+        from kubernetes_asyncio.config import ConfigException
+        from kubernetes_asyncio.config.kube_config import load_kube_config
+
         source = os.fspath(path) if path is not None else _default_kubeconfig()
         _check_kubeconfig_file(source)
         configuration = k8s_client.Configuration()
@@ -250,6 +255,10 @@ class KubeCluster:
         request_timeout: float = 30.0,
     ) -> KubeCluster:
         """Connect with the pod's service account (``KUBERNETES_SERVICE_HOST`` and the mounted token)."""
+        from kubernetes_asyncio import client as k8s_client
+        from kubernetes_asyncio.config import ConfigException
+        from kubernetes_asyncio.config.incluster_config import load_incluster_config
+
         configuration = k8s_client.Configuration()
         try:
             load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
@@ -295,6 +304,8 @@ class KubeCluster:
     ) -> aiohttp.ClientResponse:
         # ApiClient.call_api turns headers into a plain dict, which cannot repeat Impersonate-Group; so the
         # request goes one level lower, through the same REST client (TLS, proxy) and the same auth hook.
+        from kubernetes_asyncio.config import ConfigException  # already loaded: the ApiClient exists
+
         headers: CIMultiDict[str] = CIMultiDict(self._api.default_headers)
         headers.update(self._headers)
         if content_type:
