@@ -14,10 +14,10 @@ Example::
 Supported kustomization fields: resources (files, multi-document files, ``*List`` kinds, directories,
 nested bases), components, namespace, namePrefix, nameSuffix (with name-reference rewriting), labels,
 commonLabels, commonAnnotations, images, replicas, patches, patchesStrategicMerge, patchesJson6902,
-configMapGenerator, secretGenerator, generatorOptions, replacements, vars, sortOptions, buildMetadata
-(originAnnotations, transformerAnnotations, managedByLabel). Fields kustomize knows but this engine does
-not run (helm, plugins, configurations, crds, openapi) raise :class:`NotSupportedError`; unknown fields
-raise :class:`UnknownFieldError`. kustomization.yaml is read as kustomize reads it (YAML 1.1 into typed
+configMapGenerator, secretGenerator, generatorOptions, replacements, vars, configurations, sortOptions,
+buildMetadata (originAnnotations, transformerAnnotations, managedByLabel). Fields kustomize knows but this
+engine does not run (helm, generator/transformer/validator plugins, crds, openapi) raise
+:class:`NotSupportedError`; unknown fields raise :class:`UnknownFieldError`. kustomization.yaml is read as kustomize reads it (YAML 1.1 into typed
 fields, names matched case-insensitively), so ``namespace: n`` or ``newTag: 1.10`` fail as they do there.
 
 Security and limits:

@@ -89,7 +89,9 @@ _NAMESPACE_EXTRA = (
 )
 
 
-def apply_namespace(resources: list[WorkResource], namespace: str, source: str = "") -> list[WorkResource]:
+def apply_namespace(
+    resources: list[WorkResource], namespace: str, source: str = "", extra: Sequence[FieldSpec] = ()
+) -> list[WorkResource]:
     """kustomize's NamespaceTransformer (``namespace:``), with the RoleBinding ``default`` subject rule."""
     for res in resources:
         res.remember_id()
@@ -108,7 +110,7 @@ def apply_namespace(resources: list[WorkResource], namespace: str, source: str =
         def set_ns(parent: dict[str, Any], key: str) -> None:
             parent[key] = namespace
 
-        _apply_specs([res], _NAMESPACE_EXTRA, set_ns)
+        _apply_specs([res], (*_NAMESPACE_EXTRA, *extra), set_ns)
     seen: dict[tuple[str, ...], WorkResource] = {}
     for res in resources:
         key = res.cur_id().key()
@@ -236,7 +238,9 @@ _IMAGE_VOLUME_SPECS = (
 )
 
 
-def apply_images(resources: list[WorkResource], images: Sequence[Mapping[str, Any]]) -> list[WorkResource]:
+def apply_images(
+    resources: list[WorkResource], images: Sequence[Mapping[str, Any]], extra: Sequence[FieldSpec] = ()
+) -> list[WorkResource]:
     """kustomize's ImageTagTransformer: every ``containers``/``initContainers`` image, anywhere."""
     for image in images:
 
@@ -246,13 +250,16 @@ def apply_images(resources: list[WorkResource], images: Sequence[Mapping[str, An
 
         for res in resources:
             _walk_containers(res.obj, image)
-        _apply_specs(resources, _IMAGE_VOLUME_SPECS, set_ref)
+        _apply_specs(resources, (*_IMAGE_VOLUME_SPECS, *extra), set_ref)
     return resources
 
 
 # ---------------------------------------------------------------------------------------------- replicas
 def apply_replicas(
-    resources: list[WorkResource], replicas: Sequence[Mapping[str, Any]], source: str = ""
+    resources: list[WorkResource],
+    replicas: Sequence[Mapping[str, Any]],
+    source: str = "",
+    extra: Sequence[FieldSpec] = (),
 ) -> list[WorkResource]:
     """kustomize's ReplicaCountTransformer (``replicas: [{name, count}]``)."""
     for rep in replicas:
@@ -261,7 +268,7 @@ def apply_replicas(
         found = False
         for res in resources:
             ids = res.all_ids()
-            for spec in REPLICA_SPECS:
+            for spec in (*REPLICA_SPECS, *extra):
                 if any(i.name == name and spec.applies(i.group, i.version, i.kind) for i in ids):
                     found = True
 
@@ -666,7 +673,11 @@ def _select_referral(
     raise KustomizationError(source, f"found multiple possible referrals for {old!r} in {rid}: {ids}")
 
 
-def fix_name_references(resources: list[WorkResource], source: str = "") -> list[WorkResource]:
+def fix_name_references(
+    resources: list[WorkResource],
+    source: str = "",
+    extra: Sequence[tuple[str, str | None, tuple[FieldSpec, ...]]] = (),
+) -> list[WorkResource]:
     """Rewrite every reference to a renamed object (kustomize's nameReference config)."""
     by_kind: dict[str, list[WorkResource]] = {}
     for res in resources:
@@ -680,7 +691,7 @@ def fix_name_references(resources: list[WorkResource], source: str = "") -> list
             for m in members
         )
     }
-    for referral_kind, referral_group, referrers in NAME_REFERENCES:
+    for referral_kind, referral_group, referrers in (*NAME_REFERENCES, *extra):
         if referral_kind not in renamed_kinds:
             continue
         all_candidates = [

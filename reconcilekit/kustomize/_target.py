@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ._config import TransformerConfig
 from ._errors import (
     CycleError,
     FileOutsideRootError,
@@ -25,7 +26,7 @@ from ._errors import (
     ResourceConflictError,
     UnknownFieldError,
 )
-from ._fieldspecs import COMMON_LABEL_SPECS, FieldSpec
+from ._fieldspecs import ANNOTATION_SPECS, COMMON_LABEL_SPECS, FieldSpec
 from ._generators import generate, merge_options
 from ._ops import (
     Selector,
@@ -96,7 +97,6 @@ _UNSUPPORTED = (
     "helmGlobals",
     "helmCharts",
     "helmChartInflationGenerator",
-    "configurations",
     "generators",
     "transformers",
     "validators",
@@ -277,6 +277,11 @@ class _Target:
         # vars of the whole build, by name (shared by every kustomization in it).
         self.known_vars: dict[str, Any] = {} if known_vars is None else known_vars
         self.k, self.path = _load_kustomization(loader)
+        self.config = TransformerConfig()
+        for ref in self.k.get("configurations") or []:
+            data, source = loader.read(str(ref))
+            for doc in load_documents(data, source):
+                self.config.load(doc, source)
         self.kind = self.k.get("kind") or "Kustomization"
         # Relative directory for origin annotations (buildMetadata), None when not tracked.
         self.origin_path = origin_path
@@ -301,6 +306,7 @@ class _Target:
             if sub.kind != "Component":
                 raise KustomizationError(sub.path, f"expected kind 'Component' for path '{sub_loader.root}'")
             acc = sub.accumulate(acc)
+            self.config.merge(sub.config)
         acc = self._run_transformers(acc)
         if k.get("vars"):
             if not isinstance(k["vars"], list):
@@ -324,6 +330,7 @@ class _Target:
                     sub.path, f"expected kind != 'Component' for path '{sub_loader.root}'"
                 )
             _append_all(acc, sub.accumulate([]), self.path)
+            self.config.merge(sub.config)
             return
         data, source = self.loader.read(ref)
         _append_all(acc, load_resources_text(data, source, self._origin_for(ref)), self.path)
@@ -448,7 +455,7 @@ class _Target:
                 acc = apply_strategic_merge(acc, doc, target=target, source=source, options=options)
             self._record(acc, "PatchTransformer")
         if k.get("namespace"):
-            acc = apply_namespace(acc, str(k["namespace"]), self.path)
+            acc = apply_namespace(acc, str(k["namespace"]), self.path, self.config.specs["namespace"])
             self._record(acc, "NamespaceTransformer")
         if k.get("namePrefix"):
             acc = apply_prefix_suffix(acc, str(k["namePrefix"]), "")
@@ -472,16 +479,22 @@ class _Target:
                 )
                 for fs in entry.get("fields") or []
             )
+            if entry.get("includeSelectors"):
+                specs = (*specs, *self.config.specs["commonLabels"])
             acc = apply_labels(acc, pairs, extra + specs)
             self._record(acc, "LabelTransformer")
         if k.get("commonLabels"):
             pairs = {str(a): _str(b) for a, b in k["commonLabels"].items()}
-            acc = apply_labels(acc, pairs, COMMON_LABEL_SPECS)
+            acc = apply_labels(acc, pairs, (*COMMON_LABEL_SPECS, *self.config.specs["commonLabels"]))
         if k.get("labels") or k.get("commonLabels"):
             # kustomize always adds one more LabelTransformer, for commonLabels (even when empty).
             self._record(acc, "LabelTransformer")
         if k.get("commonAnnotations"):
-            acc = apply_annotations(acc, {str(a): _str(b) for a, b in k["commonAnnotations"].items()})
+            acc = apply_annotations(
+                acc,
+                {str(a): _str(b) for a, b in k["commonAnnotations"].items()},
+                (*ANNOTATION_SPECS, *self.config.specs["commonAnnotations"]),
+            )
             self._record(acc, "AnnotationsTransformer")
         for entry in k.get("patchesJson6902") or []:
             text, source = self._patch_text(entry, "patchesJson6902")
@@ -493,10 +506,10 @@ class _Target:
             acc = apply_json6902(acc, docs[0], target=Selector(entry["target"], self.path), source=source)
             self._record(acc, "PatchJson6902Transformer")
         for replica in k.get("replicas") or []:
-            acc = apply_replicas(acc, [replica], self.path)
+            acc = apply_replicas(acc, [replica], self.path, self.config.specs["replicas"])
             self._record(acc, "ReplicaCountTransformer")
         for image in k.get("images") or []:
-            acc = apply_images(acc, [image])
+            acc = apply_images(acc, [image], self.config.specs["images"])
             self._record(acc, "ImageTagTransformer")
         if k.get("replacements"):
             acc = apply_replacements(acc, self._replacements(), self.path)
@@ -569,8 +582,8 @@ def build_work(
         top.origin_path = ""
     acc = top.accumulate([])
     acc = add_hash_suffixes(acc)
-    acc = fix_name_references(acc, top.path)
-    resolve_vars(acc, top.known_vars)
+    acc = fix_name_references(acc, top.path, top.config.name_references)
+    resolve_vars(acc, top.known_vars, top.config.specs["varReference"])
     if "originAnnotations" in top.build_metadata:
         for res in acc:
             if res.origin is not None:

@@ -140,7 +140,9 @@ def _expand(text: str, values: Mapping[str, Any], used: set[str]) -> Any:
     return _REF.sub(repl, text)
 
 
-def resolve_vars(resources: Sequence[WorkResource], known: Mapping[str, Any]) -> None:
+def resolve_vars(
+    resources: Sequence[WorkResource], known: Mapping[str, Any], extra: Sequence[FieldSpec] = ()
+) -> None:
     """Replace ``$(NAME)`` everywhere kustomize's varReference config allows."""
     if not known:
         return
@@ -174,6 +176,6 @@ def resolve_vars(resources: Sequence[WorkResource], known: Mapping[str, Any]) ->
 
     for res in resources:
         group, version = split_api_version(res.api_version)
-        for spec in VAR_REFERENCE_SPECS:
+        for spec in (*VAR_REFERENCE_SPECS, *extra):
             if spec.applies(group, version, res.kind):
                 apply_at(res.obj, spec.segments, False, fix)

@@ -92,3 +92,10 @@ def test_vars_resolve_after_renames() -> None:
     # data/vars: $(NAME) in command, env, annotations; a typed port; $$ escape; a generated, hashed name.
     expected = (DATA / "vars" / "expected.yaml").read_text()
     assert to_yaml(build(DATA / "vars" / "ov")) == expected
+
+
+def test_configurations_extend_the_builtin_field_specs() -> None:
+    # data/configurations: a base declares name references, selectors, images and replicas of a custom
+    # kind; the overlay's prefix, commonLabels, images and replicas reach those fields.
+    expected = (DATA / "configurations" / "expected.yaml").read_text()
+    assert to_yaml(build(DATA / "configurations" / "ov")) == expected
