@@ -17,8 +17,9 @@ commonLabels, commonAnnotations, images, replicas, patches, patchesStrategicMerg
 configMapGenerator, secretGenerator, generatorOptions, replacements, vars, configurations, sortOptions,
 buildMetadata (originAnnotations, transformerAnnotations, managedByLabel). Fields kustomize knows but this
 engine does not run (helm, generator/transformer/validator plugins, crds, openapi) raise
-:class:`NotSupportedError`; unknown fields raise :class:`UnknownFieldError`. kustomization.yaml is read as kustomize reads it (YAML 1.1 into typed
-fields, names matched case-insensitively), so ``namespace: n`` or ``newTag: 1.10`` fail as they do there.
+:class:`NotSupportedError`; unknown fields raise :class:`UnknownFieldError`. kustomization.yaml is read
+as kustomize reads it (YAML 1.1 into typed fields, names matched case-insensitively), so ``namespace: n``
+or ``newTag: 1.10`` fail as they do there.
 
 Security and limits:
 
