@@ -10,4 +10,5 @@ pytest_plugins: list[str] = [
     "reconcilekit.testing._fixtures_envtest",
     "reconcilekit.testing._fixtures_git",
     "reconcilekit.testing._fixtures_registry",
+    "reconcilekit.testing._fixtures_kube",
 ]
