@@ -722,9 +722,29 @@ def _emit_mapping(out: _Out, m: Mapping[Any, Any], indent: int, first_inline: bo
         else:
             out.newline(indent)
         first = False
+        if isinstance(key, str) and (len(key.encode("utf-8")) > 128 or "\n" in key):
+            _emit_complex_entry(out, key, m[key], indent)
+            continue
         _key_text(out, key, indent)
         out.write(":")
         _emit_value(out, m[key], indent, in_mapping=True)
+
+
+def _emit_complex_entry(out: _Out, key: str, value: Any, indent: int) -> None:
+    # libyaml writes a key longer than 128 bytes (or spanning lines) as an explicit "? key" / ": value".
+    out.write("? ")
+    _scalar(out, key, indent + 2, False)
+    out.newline(indent)
+    out.write(":")
+    if isinstance(value, Mapping) and value:
+        out.write(" ")
+        _emit_mapping(out, value, indent + 2, True)
+    elif isinstance(value, list | tuple) and value:
+        out.write(" ")
+        _emit_sequence(out, list(value), indent + 2, True)
+    else:
+        out.write(" ")
+        _emit_scalar_value(out, value, indent + 2)
 
 
 def _emit_sequence(out: _Out, seq: list[Any], indent: int, first_inline: bool) -> None:
