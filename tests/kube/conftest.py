@@ -13,7 +13,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from kube_backend import Backend
+from .kube_backend import Backend
 
 from reconcilekit.kube import KubeCluster
 from reconcilekit.testing import FakeCluster

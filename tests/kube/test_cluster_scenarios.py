@@ -11,7 +11,7 @@ from typing import Any
 
 import anyio
 import pytest
-from kube_backend import WIDGET_API, Backend
+from .kube_backend import WIDGET_API, Backend
 
 from reconcilekit import Resource
 from reconcilekit.kube import (
