@@ -13,11 +13,12 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from .kube_backend import Backend
 
 from reconcilekit.kube import KubeCluster
 from reconcilekit.testing import FakeCluster
 from reconcilekit.testing import envtest as envtest_mod
+
+from .kube_backend import Backend
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from typing import Any
 
 import anyio
 import pytest
-from .kube_backend import WIDGET_API, Backend
 
 from reconcilekit import Resource
 from reconcilekit.kube import (
@@ -27,6 +26,8 @@ from reconcilekit.kube import (
     UnknownKindError,
     WatchEvent,
 )
+
+from .kube_backend import WIDGET_API, Backend
 
 pytestmark = pytest.mark.anyio
 
