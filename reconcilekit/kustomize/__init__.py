@@ -15,9 +15,10 @@ Supported kustomization fields: resources (files, multi-document files, ``*List`
 nested bases), components, namespace, namePrefix, nameSuffix (with name-reference rewriting), labels,
 commonLabels, commonAnnotations, images, replicas, patches, patchesStrategicMerge, patchesJson6902,
 configMapGenerator, secretGenerator, generatorOptions, replacements, vars, configurations, sortOptions,
-buildMetadata (originAnnotations, transformerAnnotations, managedByLabel). Fields kustomize knows but this
-engine does not run (helm, generator/transformer/validator plugins, crds, openapi) raise
-:class:`NotSupportedError`; unknown fields raise :class:`UnknownFieldError`. kustomization.yaml is read
+buildMetadata (originAnnotations, transformerAnnotations, managedByLabel), and generators/transformers
+entries that configure kustomize's builtin plugins. Fields kustomize knows but this engine does not run
+(helm, exec/KRM-function plugins, validators, crds, openapi) raise :class:`NotSupportedError`; unknown
+fields raise :class:`UnknownFieldError`. kustomization.yaml is read
 as kustomize reads it (YAML 1.1 into typed fields, names matched case-insensitively), so ``namespace: n``
 or ``newTag: 1.10`` fail as they do there.
 

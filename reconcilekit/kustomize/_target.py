@@ -43,6 +43,7 @@ from ._ops import (
     label_specs,
     sort_resources,
 )
+from ._plugins import GENERATOR_KINDS, TRANSFORMER_KINDS, plugin_documents, run_transformer_plugin
 from ._replacements import apply_replacements
 from ._resource import WorkResource
 from ._schema import check_kustomization
@@ -97,8 +98,6 @@ _UNSUPPORTED = (
     "helmGlobals",
     "helmCharts",
     "helmChartInflationGenerator",
-    "generators",
-    "transformers",
     "validators",
 )
 _REMOTE = re.compile(r"^(?:[a-zA-Z][a-zA-Z0-9+.-]*://|git@|github\.com/|gitlab\.com/|bitbucket\.org/)")
@@ -340,17 +339,31 @@ class _Target:
         global_opts = self.k.get("generatorOptions")
         for field, kind in (("configMapGenerator", "ConfigMap"), ("secretGenerator", "Secret")):
             for args in self.k.get(field) or []:
-                opts = merge_options(args.get("options"), global_opts)
-                res = generate(args, kind=kind, read=self.loader.read, options=opts, source=self.path)
-                if self.origin_path is not None:
-                    res.origin = {
-                        "configuredIn": os.path.normpath(
-                            os.path.join(self.origin_path, os.path.basename(self.path))
-                        ),
-                        "configuredBy": {"apiVersion": "builtin", "kind": f"{kind}Generator"},
-                    }
-                acc = self._absorb(acc, res)
+                acc = self._generate(acc, args, kind, merge_options(args.get("options"), global_opts))
+        for doc, source in plugin_documents(
+            list(self.k.get("generators") or []), self.loader.read, self.path, GENERATOR_KINDS
+        ):
+            kind = "ConfigMap" if doc["kind"] == "ConfigMapGenerator" else "Secret"
+            md = doc.get("metadata") or {}
+            args = {**doc, "name": md.get("name"), "namespace": md.get("namespace")}
+            acc = self._generate(acc, args, kind, merge_options(doc.get("options"), None), source)
         return acc
+
+    def _generate(
+        self,
+        acc: list[WorkResource],
+        args: Mapping[str, Any],
+        kind: str,
+        opts: Mapping[str, Any],
+        source: str | None = None,
+    ) -> list[WorkResource]:
+        res = generate(args, kind=kind, read=self.loader.read, options=opts, source=source or self.path)
+        if self.origin_path is not None:
+            res.origin = {
+                "configuredIn": os.path.normpath(os.path.join(self.origin_path, os.path.basename(self.path))),
+                "configuredBy": {"apiVersion": "builtin", "kind": f"{kind}Generator"},
+            }
+        return self._absorb(acc, res)
 
     def _absorb(self, acc: list[WorkResource], res: WorkResource) -> list[WorkResource]:
         key = res.cur_id().key()
@@ -514,6 +527,11 @@ class _Target:
         if k.get("replacements"):
             acc = apply_replacements(acc, self._replacements(), self.path)
             self._record(acc, "ReplacementTransformer")
+        for doc, source in plugin_documents(
+            list(k.get("transformers") or []), self.loader.read, self.path, TRANSFORMER_KINDS
+        ):
+            acc = run_transformer_plugin(acc, doc, source, self.loader.read)
+            self._record(acc, str(doc["kind"]))
         return acc
 
     def _replacements(self) -> list[dict[str, Any]]:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from reconcilekit.kustomize import build, to_yaml
+from reconcilekit.kustomize import NotSupportedError, build, to_yaml
 from reconcilekit.kustomize._yaml import dump_one, go_format_float, go_parse_int, load_documents
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -99,3 +99,17 @@ def test_configurations_extend_the_builtin_field_specs() -> None:
     # kind; the overlay's prefix, commonLabels, images and replicas reach those fields.
     expected = (DATA / "configurations" / "expected.yaml").read_text()
     assert to_yaml(build(DATA / "configurations" / "ov")) == expected
+
+
+def test_builtin_plugin_configurations() -> None:
+    # data/plugins: transformers/generators entries configuring builtin plugins (file and inline).
+    expected = (DATA / "plugins" / "expected.yaml").read_text()
+    assert to_yaml(build(DATA / "plugins")) == expected
+
+
+def test_external_plugins_are_refused(tmp_path: Path) -> None:
+    (tmp_path / "kustomization.yaml").write_text(
+        "transformers:\n- |-\n  apiVersion: example.com/v1\n  kind: Exec\n  metadata:\n    name: x\n"
+    )
+    with pytest.raises(NotSupportedError):
+        build(tmp_path)
