@@ -216,7 +216,16 @@ def test_install_crds_from_files_and_directories(
         "POST", f"/apis/example.reconcilekit.dev/v1/namespaces/{envtest_namespace}/widgets", widget
     )
     assert status == 201, body
-    result = _kubectl(envtest_server.kubeconfig, "get", "widgets", "-n", envtest_namespace, "-o", "name")
+    # Fully qualified: other tests in the session serve a "widgets" kind from another group.
+    result = _kubectl(
+        envtest_server.kubeconfig,
+        "get",
+        "widgets.example.reconcilekit.dev",
+        "-n",
+        envtest_namespace,
+        "-o",
+        "name",
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["widget.example.reconcilekit.dev/w1"]
 
