@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .._errors import TerminalError, ValidationError
+from .._errors import ValidationError
 
 __all__ = [
     "CycleError",
@@ -86,7 +86,3 @@ class CycleError(KustomizationError):
 
 class LimitExceededError(KustomizationError):
     """An input is too large or too deeply nested (see the limits in :mod:`reconcilekit.kustomize`)."""
-
-
-# TerminalError is re-exported for isinstance checks in the CLI.
-_ = TerminalError

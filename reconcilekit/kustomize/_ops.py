@@ -22,7 +22,6 @@ from ._fieldspecs import (
     REPLICA_SPECS,
     FieldSpec,
     apply_at,
-    split_path,
 )
 from ._nameref import NAME_REFERENCES
 from ._resource import CLUSTER_SCOPED_KINDS, ResId, WorkResource, split_api_version
@@ -826,6 +825,3 @@ def sort_resources(
         return (rank.get(cid.kind, 0), gvk, f"{cid.namespace or '~X'}|{cid.name}")
 
     return sorted(resources, key=key)
-
-
-_ = split_path

@@ -13,7 +13,7 @@ from typing import Any
 
 from ._errors import KustomizationError
 from ._ops import parse_label_selector, selector_matches
-from ._resource import WorkResource, split_api_version
+from ._resource import WorkResource
 from ._yaml import go_format_float, load_documents
 
 __all__ = ["apply_replacements", "split_field_path"]
@@ -278,6 +278,3 @@ def apply_replacements(
                             where, f'unable to find field "{fp}" in replacement target {res.cur_id()}'
                         )
     return resources
-
-
-_ = split_api_version

@@ -246,11 +246,40 @@ def _reader(base: Path | None, context: Context) -> Callable[[str], tuple[bytes,
     return loader.read
 
 
+async def _generate(
+    kind: str,
+    args: Mapping[str, Any],
+    options: Mapping[str, Any],
+    base_dir: Path | None,
+    resources: ResourceSet,
+    context: Context,
+) -> ResourceSet:
+    res = generate(
+        args,
+        kind=kind,
+        read=_reader(base_dir, context),
+        options=merge_options(options, None),
+        source=f"<{kind}Generator {args.get('name')}>",
+    )
+
+    def run(work: list[WorkResource]) -> list[WorkResource]:
+        work.append(res)
+        return fix_name_references(add_hash_suffixes(work))
+
+    return _run(resources, run)
+
+
 @attrs.frozen
 class ConfigMapGenerator:
     """Generate a ConfigMap with kustomize's content-hash name suffix (``configMapGenerator:``).
 
-    ``files`` entries are ``path`` or ``key=path``, read below ``base_dir`` (default: the artifact path).
+    ``files`` entries are ``path`` or ``key=path``, read below ``base_dir`` (default: the artifact path);
+    ``envs`` are ``KEY=value`` files; ``options`` as kustomize's (``labels``, ``annotations``,
+    ``disableNameSuffixHash``, ``immutable``).
+
+    Example::
+
+        ConfigMapGenerator("settings", literals=["LOG_LEVEL=info"], files=["app.properties"])
     """
 
     name: str
@@ -260,31 +289,17 @@ class ConfigMapGenerator:
     namespace: str | None = None
     options: Mapping[str, Any] = attrs.field(factory=dict, converter=_freeze_map)
     base_dir: Path | None = None
-    kind: str = attrs.field(default="ConfigMap", init=False)
 
     async def transform(self, resources: ResourceSet, context: Context) -> ResourceSet:
-        """Return the set with the generated object appended (references to it fixed)."""
+        """Return the set with the generated ConfigMap appended (references to it fixed)."""
         args = {
             "name": self.name,
             "literals": list(self.literals),
             "files": list(self.files),
             "envs": list(self.envs),
             "namespace": self.namespace,
-            "type": getattr(self, "type", None),
         }
-        res = generate(
-            args,
-            kind=self.kind,
-            read=_reader(self.base_dir, context),
-            options=merge_options(self.options, None),
-            source=f"<{self.kind}Generator {self.name}>",
-        )
-
-        def run(work: list[WorkResource]) -> list[WorkResource]:
-            work.append(res)
-            return fix_name_references(add_hash_suffixes(work))
-
-        return _run(resources, run)
+        return await _generate("ConfigMap", args, self.options, self.base_dir, resources, context)
 
 
 @attrs.frozen
@@ -299,11 +314,18 @@ class SecretGenerator:
     type: str = "Opaque"
     options: Mapping[str, Any] = attrs.field(factory=dict, converter=_freeze_map)
     base_dir: Path | None = None
-    kind: str = attrs.field(default="Secret", init=False)
 
     async def transform(self, resources: ResourceSet, context: Context) -> ResourceSet:
         """Return the set with the generated Secret appended (references to it fixed)."""
-        return await ConfigMapGenerator.transform(self, resources, context)  # type: ignore[arg-type]
+        args = {
+            "name": self.name,
+            "literals": list(self.literals),
+            "files": list(self.files),
+            "envs": list(self.envs),
+            "namespace": self.namespace,
+            "type": self.type,
+        }
+        return await _generate("Secret", args, self.options, self.base_dir, resources, context)
 
 
 @attrs.frozen
