@@ -37,8 +37,9 @@ def test_output_is_byte_identical_to_kubectl(tmp_path: Path, sample: str) -> Non
 def test_recordings_match_live_kubectl(tmp_path: Path, sample: str) -> None:
     kubectl = shutil.which("kubectl")
     if kubectl is None:
-        if os.environ.get("CI") == "true" and os.environ.get("RECONCILEKIT_REQUIRE_KUBECTL"):
-            pytest.fail("kubectl is required (RECONCILEKIT_REQUIRE_KUBECTL) but not on PATH")
+        # As the corpus: outside CI a missing kubectl skips this re-check; in CI nothing skips silently.
+        if os.environ.get("CI") == "true":
+            pytest.fail("kubectl (kustomize v5.5.0) is not on PATH: recordings not checked live")
         pytest.skip("kubectl not on PATH; the recorded expectations are used instead")
     live = subprocess.run(
         [kubectl, "kustomize", str(_tree(tmp_path, sample))], capture_output=True, text=True, check=True
