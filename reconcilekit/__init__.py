@@ -60,7 +60,7 @@ from ._protocols import (
     Transformer,
     TransformerFunc,
 )
-from ._yaml import YAMLError, load_documents
+from ._yaml import YAMLError, YAMLLimitError, load_documents
 
 __all__ = [
     "ApplyReport",
@@ -108,6 +108,7 @@ __all__ = [
     "Trigger",
     "ValidationError",
     "YAMLError",
+    "YAMLLimitError",
     "default_rate_limiter",
     "load_documents",
     "redact_url",

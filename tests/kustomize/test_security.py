@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from reconcilekit import ValidationError
+from reconcilekit import _yaml as core_yaml
 from reconcilekit.kustomize import (
     CycleError,
     FileOutsideRootError,
@@ -137,7 +138,8 @@ def test_aliases_within_limits_are_expanded_into_copies() -> None:
 
 
 def test_oversized_file_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(kyaml, "MAX_FILE_BYTES", 100)
+    # The limit lives in the shared reader (reconcilekit._yaml) that kustomize and LoadManifests both use.
+    monkeypatch.setattr(core_yaml, "MAX_FILE_BYTES", 100)
     write(tmp_path / "big.yaml", CM.format(name="big") + "  pad: " + "x" * 200 + "\n")
     write(tmp_path / "kustomization.yaml", "resources: [big.yaml]\n")
     with pytest.raises(LimitExceededError) as info:
