@@ -14,18 +14,14 @@ but does not start always fails.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
 
 from . import envtest
+from ._servers import unavailable
 
 __all__ = ["envtest_namespace", "envtest_server"]
-
-
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
 
 
 @pytest.fixture(scope="session")
@@ -35,9 +31,7 @@ def envtest_server() -> Iterator[envtest.Environment]:
         env = envtest.Environment()
         env.start()
     except envtest.BinariesNotFoundError as err:
-        if _in_ci():
-            pytest.fail(f"CI=true and the envtest binaries are missing: {err}", pytrace=False)
-        pytest.skip(f"envtest binaries not available: {err}")
+        unavailable(f"the envtest binaries are missing: {err}")
     try:
         yield env
     finally:

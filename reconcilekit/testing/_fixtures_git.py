@@ -20,18 +20,18 @@ from __future__ import annotations
 import base64
 import os
 import shutil
-import socket
 import ssl
 import subprocess
 import tempfile
 import threading
-import time
 import uuid
 from collections.abc import Iterator, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+
+from ._servers import find_program, free_port, make_tls, stop_process, wait_port
 
 __all__ = [
     "GitDaemon",
@@ -48,57 +48,19 @@ __all__ = [
 ]
 
 
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+# The Debian package that brings each program the fixtures run.
+_PACKAGES = {
+    "git": "git",
+    "git-http-backend": "git",
+    "sshd": "openssh-server",
+    "ssh-keygen": "openssh-client",
+    "gpg": "gnupg",
+    "openssl": "openssl",
+}
 
 
 def _require(*programs: str) -> dict[str, str]:
-    found: dict[str, str] = {}
-    for name in programs:
-        path = shutil.which(name) or next(
-            (p for p in (f"/usr/sbin/{name}", f"/usr/lib/git-core/{name}") if os.access(p, os.X_OK)), None
-        )
-        if path is None:
-            msg = f"{name!r} is not installed (Debian: apt-get install git openssh-server openssl gnupg)"
-            if _in_ci():
-                pytest.fail(f"CI=true and {msg}", pytrace=False)
-            pytest.skip(msg)
-        found[name] = path
-    return found
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def _wait_port(port: int, proc: subprocess.Popen[bytes] | None, what: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-            raise RuntimeError(f"{what} exited with {proc.returncode}: {err}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.02)
-    raise RuntimeError(f"{what} did not listen on 127.0.0.1:{port} within {timeout}s")
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-    for stream in (proc.stdout, proc.stderr, proc.stdin):
-        if stream is not None:
-            stream.close()
+    return {name: find_program(name, package=_PACKAGES.get(name, name)) for name in programs}
 
 
 def git_env(home: Path | None = None) -> dict[str, str]:
@@ -141,7 +103,7 @@ class GitDaemon:
     def start(self) -> None:
         """Start the daemon and wait until it listens."""
         _require("git")
-        self.port = _free_port()
+        self.port = free_port()
         self._proc = subprocess.Popen(
             [
                 "git",
@@ -159,7 +121,7 @@ class GitDaemon:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
-        _wait_port(self.port, self._proc, "git daemon")
+        wait_port(self.port, self._proc, "git daemon")
 
     def url(self, name: str) -> str:
         """The ``git://`` URL of repository ``name`` under the root."""
@@ -168,7 +130,7 @@ class GitDaemon:
     def stop(self) -> None:
         """Stop the daemon."""
         if self._proc is not None:
-            _stop(self._proc)
+            stop_process(self._proc)
             self._proc = None
 
 
@@ -295,7 +257,7 @@ class GitHttpServer:
         httpd.username, httpd.password, httpd.token = self.username, self.password, self.token
         if self.tls:
             self._tmp = Path(tempfile.mkdtemp(prefix="rk-git-tls-"))
-            cert, key, self.ca_file = _make_tls(self._tmp)
+            cert, key, self.ca_file = make_tls(self._tmp)
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             ctx.load_cert_chain(cert, key)
             httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
@@ -303,7 +265,7 @@ class GitHttpServer:
         self._httpd = httpd
         self._thread = threading.Thread(target=httpd.serve_forever, name="git-http", daemon=True)
         self._thread.start()
-        _wait_port(self.port, None, "git http server")
+        wait_port(self.port, None, "git http server")
 
     def url(self, name: str) -> str:
         """The ``http(s)://`` URL of repository ``name`` (no credentials in it)."""
@@ -320,21 +282,6 @@ class GitHttpServer:
             self._thread.join(5)
         if self._tmp is not None:
             shutil.rmtree(self._tmp, ignore_errors=True)
-
-
-def _openssl(*args: str, cwd: Path) -> None:
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
-
-
-def _make_tls(tmp: Path) -> tuple[Path, Path, Path]:
-    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=rk-test-ca",
-             "-keyout", "ca.key", "-out", "ca.pem", cwd=tmp)  # fmt: skip
-    _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "srv.key",
-             "-out", "srv.csr", cwd=tmp)  # fmt: skip
-    (tmp / "ext.cnf").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
-    _openssl("x509", "-req", "-in", "srv.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-             "-days", "2", "-extfile", "ext.cnf", "-out", "srv.pem", cwd=tmp)  # fmt: skip
-    return tmp / "srv.pem", tmp / "srv.key", tmp / "ca.pem"
 
 
 class GitSshServer:
@@ -373,7 +320,7 @@ class GitSshServer:
         self.other_public_key = (tmp / "other_key.pub").read_text().strip()
         (tmp / "authorized_keys").write_text(self.public_key + "\n")
         (tmp / "authorized_keys").chmod(0o600)
-        self.port = _free_port()
+        self.port = free_port()
         host_pub = (tmp / "host_key.pub").read_text().split()
         self.known_hosts = f"[127.0.0.1]:{self.port} {host_pub[0]} {host_pub[1]}\n"
         if os.geteuid() == 0:
@@ -405,7 +352,7 @@ class GitSshServer:
         self._proc = subprocess.Popen(
             [found["sshd"], "-D", "-e", "-f", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )
-        _wait_port(self.port, self._proc, "sshd")
+        wait_port(self.port, self._proc, "sshd")
 
     def url(self, name: str) -> str:
         """The ``ssh://`` URL of repository ``name`` under the root."""
@@ -414,7 +361,7 @@ class GitSshServer:
     def stop(self) -> None:
         """Stop sshd and remove its keys."""
         if self._proc is not None:
-            _stop(self._proc)
+            stop_process(self._proc)
             self._proc = None
         if self._tmp is not None:
             shutil.rmtree(self._tmp, ignore_errors=True)

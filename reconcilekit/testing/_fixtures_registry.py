@@ -22,8 +22,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
-import socket
 import ssl
 import subprocess
 import tempfile
@@ -40,32 +38,13 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 
 import pytest
 
+from ._servers import find_program, free_port, make_tls, openssl
+
 __all__ = ["RegistryServer", "TokenServer", "registry_server", "registry_server_tls", "registry_server_token"]
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 _LAYER = b"reconcilekit test layer\n"
-
-
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
-
-
-def _require(name: str, package: str) -> str:
-    path = shutil.which(name) or (f"/usr/bin/{name}" if os.access(f"/usr/bin/{name}", os.X_OK) else None)
-    if path is None:
-        msg = f"{name!r} is not installed (Debian: apt-get install {package})"
-        if _in_ci():
-            pytest.fail(f"CI=true and {msg}", pytrace=False)
-        pytest.skip(msg)
-    return path
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def _sha256(data: bytes) -> str:
@@ -143,7 +122,7 @@ class RegistryServer:
         """Start the registry on a free port and wait until it answers ``/v2/``."""
         last = ""
         for _ in range(5):  # a free port can be taken between probing and binding; try another
-            port = _free_port()
+            port = free_port()
             config = self.workdir / "config.yml"
             config.write_text(self._config(port))
             log = (self.workdir / "registry.log").open("wb")
@@ -345,10 +324,10 @@ class TokenServer:
         self.key_file = workdir / "token.key"
         self.cert_file = workdir / "token.pem"
         self.requests: list[str] = []
-        _openssl(
+        openssl(
             "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", str(self.key_file), cwd=workdir
         )
-        _openssl("req", "-x509", "-new", "-key", str(self.key_file), "-subj", "/CN=rk-token-issuer",
+        openssl("req", "-x509", "-new", "-key", str(self.key_file), "-subj", "/CN=rk-token-issuer",
                  "-days", "2", "-out", str(self.cert_file), cwd=workdir)  # fmt: skip
         der = subprocess.run(
             ["openssl", "x509", "-in", str(self.cert_file), "-outform", "DER"],
@@ -430,25 +409,10 @@ class TokenServer:
             self._httpd = None
 
 
-def _openssl(*args: str, cwd: Path) -> None:
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
-
-
-def _make_tls(tmp: Path) -> tuple[Path, Path, Path]:
-    ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
-    _openssl("req", "-x509", *ec, "-days", "2", "-subj", "/CN=rk-registry-test-ca",
-             "-keyout", "ca.key", "-out", "ca.pem", cwd=tmp)  # fmt: skip
-    _openssl("req", *ec, "-subj", "/CN=127.0.0.1", "-keyout", "srv.key", "-out", "srv.csr", cwd=tmp)
-    (tmp / "ext.cnf").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
-    _openssl("x509", "-req", "-in", "srv.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-             "-days", "2", "-extfile", "ext.cnf", "-out", "srv.pem", cwd=tmp)  # fmt: skip
-    return tmp / "srv.pem", tmp / "srv.key", tmp / "ca.pem"
-
-
 @pytest.fixture(scope="session")
 def registry_server() -> Iterator[RegistryServer]:
     """A plain-HTTP ``docker-registry`` on loopback without auth (session-scoped; use unique repositories)."""
-    binary = _require("docker-registry", "docker-registry")
+    binary = find_program("docker-registry", package="docker-registry")
     with tempfile.TemporaryDirectory(prefix="rk-registry-") as tmp:
         server = RegistryServer(binary, Path(tmp))
         server.start()
@@ -464,8 +428,8 @@ def registry_server_token() -> Iterator[RegistryServer]:
 
     The token service is ``.token_server``; its credentials are ``.username`` / ``.password``.
     """
-    binary = _require("docker-registry", "docker-registry")
-    _require("openssl", "openssl")
+    binary = find_program("docker-registry", package="docker-registry")
+    find_program("openssl", package="openssl")
     with tempfile.TemporaryDirectory(prefix="rk-registry-token-") as tmp:
         root = Path(tmp)
         username, password = "rk-bot", "rk-token-" + uuid.uuid4().hex[:8]
@@ -483,12 +447,12 @@ def registry_server_token() -> Iterator[RegistryServer]:
 @pytest.fixture(scope="session")
 def registry_server_tls() -> Iterator[RegistryServer]:
     """``docker-registry`` over HTTPS (throw-away CA in ``.ca_file``) with htpasswd basic auth."""
-    binary = _require("docker-registry", "docker-registry")
-    htpasswd_bin = _require("htpasswd", "apache2-utils")
-    _require("openssl", "openssl")
+    binary = find_program("docker-registry", package="docker-registry")
+    htpasswd_bin = find_program("htpasswd", package="apache2-utils")
+    find_program("openssl", package="openssl")
     with tempfile.TemporaryDirectory(prefix="rk-registry-tls-") as tmp:
         root = Path(tmp)
-        tls = _make_tls(root)
+        tls = make_tls(root, ca_name="rk-registry-test-ca")
         username, password = "rk-user", "rk-secret-" + uuid.uuid4().hex[:8]
         htpasswd = root / "htpasswd"
         out = subprocess.run(

@@ -11,7 +11,6 @@ import http.client
 import json
 import os
 import re
-import shutil
 import signal
 import ssl
 import subprocess
@@ -24,6 +23,7 @@ import pytest
 
 from reconcilekit import ConfigurationError, ReconcileKitError, TemporaryError
 from reconcilekit.testing import envtest
+from reconcilekit.testing._servers import find_program, unavailable
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -77,28 +77,15 @@ GADGET_CRD = {
 }
 
 
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
-
-
-def _require(what: str, ok: bool) -> None:
-    if ok:
-        return
-    if _in_ci():
-        pytest.fail(f"CI=true and {what} is missing", pytrace=False)
-    pytest.skip(f"{what} is not available")
-
-
 def _require_binaries() -> Path:
     try:
         return envtest.find_binaries(auto_build=False)
     except envtest.BinariesNotFoundError as err:
-        _require(f"the envtest binaries ({err})", False)
-        raise
+        unavailable(f"the envtest binaries are missing ({err})")
 
 
 def _kubectl(kubeconfig: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    _require("kubectl", shutil.which("kubectl") is not None)
+    find_program("kubectl", package="kubectl")
     return subprocess.run(
         ["kubectl", "--kubeconfig", str(kubeconfig), "--request-timeout=20s", *args],
         capture_output=True,
@@ -432,7 +419,7 @@ def test_fixture_fails_in_ci_and_skips_elsewhere_without_binaries(
     else:
         assert result.returncode == 0, result.stdout
         assert "1 skipped" in summary, result.stdout
-        assert "envtest binaries not available" in result.stdout
+        assert "the envtest binaries are missing" in result.stdout
 
 
 # --- the build script ---------------------------------------------------------------------------------------
@@ -446,10 +433,8 @@ def test_default_version_matches_the_go_module() -> None:
 @pytest.mark.envtest
 def test_build_script_reuses_the_cache_in_seconds() -> None:
     cached = envtest.cache_dir() / envtest.DEFAULT_KUBERNETES_VERSION / "bin"
-    _require(
-        f"the envtest binary cache {cached} (run tools/envtest/build.sh)",
-        (cached / "kube-apiserver").exists(),
-    )
+    if not (cached / "kube-apiserver").exists():
+        unavailable(f"the envtest binary cache {cached} is missing (run tools/envtest/build.sh)")
     started = time.monotonic()
     result = subprocess.run(
         ["bash", str(REPO / "tools" / "envtest" / "build.sh")],
