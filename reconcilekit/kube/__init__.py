@@ -3,7 +3,9 @@
 Every Kubernetes part of reconcilekit (sinks, inventories, drift watches) talks to a :class:`Cluster`: a
 small async API - ``get``, ``list``/``list_pages``, ``watch``, ``create``/``update``/``patch``,
 server-side ``apply``, ``delete``, ``update_status``/``patch_status`` and ``resource_for`` (discovery) -
-that works for any kind, CRDs included. :class:`KubeCluster` implements it against an API server with
+that works for any kind, CRDs included. :class:`KubernetesSink` is the pipeline stage built on it: it
+applies a ResourceSet with server-side apply, keeps an inventory, prunes and reports drift, as Flux's
+Kustomization does. :class:`KubeCluster` implements Cluster against an API server with
 kubernetes-asyncio; :class:`reconcilekit.testing.FakeCluster` implements it in memory for unit tests.
 
 Objects are plain ``dict`` trees. One object is named by an :class:`ObjectKey` (``ObjectRef`` + apiVersion)
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 
+from .._protocols import Sink
 from ._errors import (
     AlreadyExistsError,
     ClusterError,
@@ -36,12 +39,24 @@ from ._errors import (
     UnauthorizedError,
     UnknownKindError,
 )
+from ._inventory import InventoryEntry, InventoryError
 from ._kube_cluster import DEFAULT_FIELD_MANAGER, KubeCluster
 from ._protocol import Cluster, PatchType, PropagationPolicy
+from ._sink import (
+    PRUNE_ANNOTATION,
+    SSA_ANNOTATION,
+    HealthCheckError,
+    InvalidManifestError,
+    KubernetesSink,
+    PruneToEmptyError,
+    SecretApplyError,
+)
 from ._types import KeyLike, ObjectKey, ObjectList, ResourceInfo, WatchEvent, WatchEventType
 
 __all__ = [
     "DEFAULT_FIELD_MANAGER",
+    "PRUNE_ANNOTATION",
+    "SSA_ANNOTATION",
     "AlreadyExistsError",
     "Cluster",
     "ClusterError",
@@ -51,16 +66,23 @@ __all__ = [
     "FieldManagerConflictError",
     "ForbiddenError",
     "GoneError",
+    "HealthCheckError",
+    "InvalidManifestError",
     "InvalidObjectError",
+    "InventoryEntry",
+    "InventoryError",
     "KeyLike",
     "KubeCluster",
     "KubeconfigError",
+    "KubernetesSink",
     "NotFoundError",
     "ObjectKey",
     "ObjectList",
     "PatchType",
     "PropagationPolicy",
+    "PruneToEmptyError",
     "ResourceInfo",
+    "SecretApplyError",
     "ServerError",
     "UnauthorizedError",
     "UnknownKindError",
@@ -79,3 +101,4 @@ del _name, _obj
 
 # Static proof that the implementation conforms (checked by mypy).
 _kube: type[Cluster] = KubeCluster
+_sink: type[Sink] = KubernetesSink
