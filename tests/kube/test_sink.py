@@ -550,3 +550,49 @@ async def test_wait_until_custom_resource_reports_ready(kc: Backend) -> None:
             tg.start_soon(become_ready)
             report = await _apply(_sink(kc, wait=True, timeout=15), changed)
     assert report.configured == (_ref(widget),)
+
+
+async def test_defaulted_objects_compare_unchanged_without_inventory(kc: Backend) -> None:
+    """The dry-run comparison itself (no inventory shortcut) finds server-defaulted objects unchanged."""
+    await kc.install_widget_crd()
+    deploy = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": kc.namespace},
+        "spec": {
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {
+                "metadata": {"labels": {"app": "web"}},
+                "spec": {
+                    "containers": [
+                        {"name": "web", "image": "registry.invalid/web:1", "ports": [{"containerPort": 80}]}
+                    ]
+                },
+            },
+        },
+    }
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "web", "namespace": kc.namespace},
+        "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]},
+    }
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "web", "namespace": kc.namespace},
+        "stringData": {"token": "abc"},
+    }
+    role = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "Role",
+        "metadata": {"name": "web", "namespace": kc.namespace},
+        "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"]}],
+    }
+    objs = [deploy, service, secret, role, kc.widget("w", {"size": 1}), kc.cm("web", {"k": "v"})]
+    report = await _apply(_sink(kc, name="first"), *objs)
+    assert len(report.created) == len(objs)
+    # Another sink name has no inventory: every object is dry-run and compared with the live one.
+    report = await _apply(_sink(kc, name="second"), *objs)
+    assert report.unchanged == tuple(_ref(o) for o in objs)
+    assert not report.changed
