@@ -33,6 +33,7 @@ from ._diff import body_digest, is_immutable_error, is_ready, same_state
 from ._errors import (
     ClusterError,
     FieldManagerConflictError,
+    ForbiddenError,
     InvalidObjectError,
     NotFoundError,
     UnknownKindError,
@@ -432,7 +433,13 @@ class KubernetesSink:
                     namespace: str | None = namespace,
                     members: list[_Desired] = members,
                 ) -> None:
-                    found = await self.cluster.list(api_version, kind, namespace=namespace)
+                    try:
+                        found = await self.cluster.list(api_version, kind, namespace=namespace)
+                    except ForbiddenError:
+                        # Allowed to get and patch but not to list (a narrow Role): one get each.
+                        for d in members:
+                            live[d.ref] = await self.cluster.get(d.key)
+                        return
                     by_name = {str(o["metadata"]["name"]): o for o in found.items}
                     for d in members:
                         live[d.ref] = by_name.get(d.ref.name)

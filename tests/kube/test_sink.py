@@ -20,6 +20,7 @@ from reconcilekit.kube import (
     PRUNE_ANNOTATION,
     SSA_ANNOTATION,
     FieldManagerConflictError,
+    ForbiddenError,
     HealthCheckError,
     InvalidManifestError,
     InvalidObjectError,
@@ -589,10 +590,37 @@ async def test_defaulted_objects_compare_unchanged_without_inventory(kc: Backend
         "metadata": {"name": "web", "namespace": kc.namespace},
         "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"]}],
     }
-    objs = [deploy, service, secret, role, kc.widget("w", {"size": 1}), kc.cm("web", {"k": "v"})]
+    objs: list[dict[str, Any]] = [
+        deploy,
+        service,
+        secret,
+        role,
+        kc.widget("w", {"size": 1}),
+        kc.cm("web", {"k": "v"}),
+    ]
     report = await _apply(_sink(kc, name="first"), *objs)
     assert len(report.created) == len(objs)
     # Another sink name has no inventory: every object is dry-run and compared with the live one.
     report = await _apply(_sink(kc, name="second"), *objs)
     assert report.unchanged == tuple(_ref(o) for o in objs)
     assert not report.changed
+
+
+async def test_user_without_list_permission(kc: Backend) -> None:
+    """A narrow Role (get, create, patch; no list) is enough: the sink falls back from list to get."""
+    cluster = await kc.as_user("sink-user")
+    await kc.grant("sink-user", ["get", "create", "patch"], "", "configmaps", "ConfigMap")
+    sink = KubernetesSink(cluster, name="narrow", namespace=kc.namespace)
+    cms = [kc.cm(f"n-{i}", {"k": str(i)}) for i in range(6)]
+    with anyio.fail_after(20):
+        while True:  # RBAC changes reach the real server's authorizer after a moment
+            try:
+                report = await sink.apply(ResourceSet.from_dicts(cms), Context())
+                break
+            except ForbiddenError as err:
+                if "list" in str(err):
+                    raise
+                await anyio.sleep(0.2)
+    assert len(report.created) == 6
+    report = await sink.apply(ResourceSet.from_dicts(cms), Context())
+    assert len(report.unchanged) == 6
