@@ -60,6 +60,7 @@ from ._protocols import (
     Transformer,
     TransformerFunc,
 )
+from ._public import publish
 from ._yaml import YAMLError, YAMLLimitError, load_documents
 
 __all__ = [
@@ -114,9 +115,4 @@ __all__ = [
     "redact_url",
 ]
 
-# Present the public path in reprs, docs and tracebacks (httpx does the same).
-for _name in __all__:
-    _obj = globals()[_name]
-    if getattr(_obj, "__module__", "").startswith("reconcilekit._"):
-        _obj.__module__ = "reconcilekit"
-del _name, _obj
+publish(globals(), __name__)

@@ -24,8 +24,7 @@ Example::
 
 from __future__ import annotations
 
-import contextlib
-
+from .._public import publish
 from ._automation import (
     DEFAULT_COMMIT_MESSAGE,
     AutomationRun,
@@ -106,11 +105,4 @@ __all__ = [
     "parse_image_reference",
 ]
 
-# Present the public path in reprs, docs and tracebacks (as the top-level package does).
-for _name in __all__:
-    _obj = globals()[_name]
-    if getattr(_obj, "__module__", "").startswith("reconcilekit.images._"):
-        # typing aliases refuse the assignment; there is nothing to fix for them
-        with contextlib.suppress(AttributeError, TypeError):
-            _obj.__module__ = "reconcilekit.images"
-del _name, _obj, contextlib
+publish(globals(), __name__)

@@ -20,9 +20,8 @@ or by the object itself. Failures are :class:`ClusterError` subclasses that name
 
 from __future__ import annotations
 
-import contextlib
-
 from .._protocols import Sink
+from .._public import publish
 from ._errors import (
     AlreadyExistsError,
     ClusterError,
@@ -90,14 +89,7 @@ __all__ = [
     "WatchEventType",
 ]
 
-# Present the public path in reprs, docs and tracebacks.
-for _name in __all__:
-    _obj = globals()[_name]
-    if getattr(_obj, "__module__", "").startswith("reconcilekit.kube._"):
-        # Aliases and typing constructs refuse a new __module__; nothing to fix for them.
-        with contextlib.suppress(AttributeError, TypeError):
-            _obj.__module__ = "reconcilekit.kube"
-del _name, _obj
+publish(globals(), __name__)
 
 # Static proof that the implementation conforms (checked by mypy).
 _kube: type[Cluster] = KubeCluster
