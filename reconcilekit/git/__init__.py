@@ -28,6 +28,7 @@ from ._errors import (
     PushRejectedError,
     RefNotFoundError,
     RepositoryNotFoundError,
+    SubmoduleError,
     UnsafeContentError,
     VerificationError,
 )
@@ -57,6 +58,7 @@ __all__ = [
     "RefNotFoundError",
     "RepositoryNotFoundError",
     "SigningKey",
+    "SubmoduleError",
     "UnsafeContentError",
     "VerificationError",
 ]

@@ -19,6 +19,7 @@ __all__ = [
     "PushRejectedError",
     "RefNotFoundError",
     "RepositoryNotFoundError",
+    "SubmoduleError",
     "UnsafeContentError",
     "VerificationError",
 ]
@@ -127,6 +128,20 @@ class UnsafeContentError(TerminalError):
 
     def __init__(self, url: str, path: str, reason: str) -> None:
         super().__init__(f"unsafe content in {redact_url(url)} at {path!r}: {reason}")
+        self.url = redact_url(url)
+        self.path = path
+        self.reason = reason
+
+
+class SubmoduleError(TerminalError):
+    """A submodule cannot be resolved: no ``.gitmodules`` entry or URL, a refused URL, nesting too deep.
+
+    ``url`` is the superproject's URL and ``path`` the submodule's path in the snapshot's repository tree
+    (both without credentials).
+    """
+
+    def __init__(self, url: str, path: str, reason: str) -> None:
+        super().__init__(f"submodule {path!r} of git repository {redact_url(url)}: {reason}")
         self.url = redact_url(url)
         self.path = path
         self.reason = reason

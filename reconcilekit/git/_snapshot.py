@@ -11,6 +11,12 @@ snapshot-relative POSIX path: ``path NUL mode NUL sha256(content) LF`` - ``mode`
 the symlink target. Only content enters the digest (no times, owners or umask), so the same tree gives the
 same digest on any machine; per-file hashes let a new snapshot reuse the unchanged files of the previous one
 (hard links, no re-read) and still produce the digest.
+
+Submodules: without a resolver, gitlinks (mode ``160000``) are left out. With one (``recurse_submodules``),
+each gitlink the ignore rules keep is handed to it, and the pinned commit's tree it returns is walked in
+place, as a checkout would lay it out: its files get superproject-relative paths in the digest, the ignore
+rules and ``.sourceignore`` files apply inside it as anywhere else, and its files count toward the same
+limits.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import attrs
@@ -29,7 +35,7 @@ from pathspec.patterns.gitignore.spec import GitIgnoreSpecPattern
 
 from ._errors import LimitExceededError, RefNotFoundError, UnsafeContentError
 
-__all__ = ["DEFAULT_EXCLUSIONS", "IGNORE_FILE", "Snapshot", "materialize"]
+__all__ = ["DEFAULT_EXCLUSIONS", "IGNORE_FILE", "RepoView", "Snapshot", "SubmoduleResolver", "materialize"]
 
 IGNORE_FILE = ".sourceignore"
 
@@ -133,6 +139,26 @@ class _DirRecord:
     subdirs: list[str]
 
 
+@attrs.frozen(eq=False)
+class RepoView:
+    """The repository a part of the snapshot comes from: the superproject, or a submodule inside it.
+
+    ``prefix`` is where this repository's root sits in the superproject's tree (``""`` or ``"vendor/lib/"``),
+    ``depth`` how deeply it is nested (0 for the superproject).
+    """
+
+    repo: pygit2.Repository
+    url: str
+    commit: str
+    prefix: str = ""
+    depth: int = 0
+
+
+#: Given the repository holding a gitlink, the gitlink's path relative to that repository's root and the
+#: pinned commit, return the submodule's repository and the commit's tree - or ``None`` to leave it out.
+SubmoduleResolver = Callable[[RepoView, str, str], "tuple[RepoView, pygit2.Tree] | None"]
+
+
 class _ReuseFailedError(Exception):
     """The previous snapshot cannot be linked from (removed, other file system): build from scratch."""
 
@@ -168,7 +194,6 @@ class Snapshot:
 class _Builder:
     def __init__(
         self,
-        repo: pygit2.Repository,
         url: str,
         root: Path,
         base: str,
@@ -177,9 +202,10 @@ class _Builder:
         max_files: int,
         max_bytes: int,
         previous: SnapshotIndex | None,
+        submodules: SubmoduleResolver | None,
     ) -> None:
         self.previous = previous
-        self.repo = repo
+        self.submodules = submodules
         self.url = url
         self.root = root
         self.base = base  # repository-relative prefix of the snapshot root ("" or "deploy/")
@@ -202,24 +228,32 @@ class _Builder:
             raise LimitExceededError(self.url, "bytes", self.max_bytes)
 
     def walk(
-        self, tree: pygit2.Tree, repo_dir: str, out_dir: str, stack: list[_Rules], context: tuple[str, ...]
+        self,
+        view: RepoView,
+        tree: pygit2.Tree,
+        repo_dir: str,
+        out_dir: str,
+        stack: list[_Rules],
+        context: tuple[str, ...],
     ) -> None:
         rel_dir = repo_dir[len(self.base) :]
         tree_id = str(tree.id)
         prev = self.previous.dirs.get(rel_dir) if self.previous is not None else None
         if prev is not None and prev.tree == tree_id and prev.context == context:
             # Same tree filtered by the same ignore files: the previous snapshot's directory is what this one
-            # would be. Link it file by file without reading the tree again.
+            # would be. Link it file by file without reading the tree again. (A tree id also pins the commits
+            # of the gitlinks below it, so this holds for submodule content too.)
             self._reuse_dir(rel_dir, out_dir)
             return
         record = _DirRecord(tree_id, context, [], [], [])
         self.dirs[rel_dir] = record
+        repo = view.repo
         layers = stack
         child_context = context
         # pygit2's Tree has no .get()
         ignore_entry = tree[IGNORE_FILE] if IGNORE_FILE in tree else None  # noqa: SIM401
         if ignore_entry is not None and ignore_entry.filemode != _MODE_TREE:
-            text = self.repo[ignore_entry.id].peel(pygit2.Blob).data.decode("utf-8", errors="replace")
+            text = repo[ignore_entry.id].peel(pygit2.Blob).data.decode("utf-8", errors="replace")
             layers = [*stack, _Rules(repo_dir, tuple(parse_patterns(text.splitlines())))]
             child_context = (*context, f"{repo_dir}:{ignore_entry.id}")
         all_layers = [*self.defaults, *layers, *self.user]
@@ -229,23 +263,32 @@ class _Builder:
                 raise UnsafeContentError(self.url, repo_dir + (name or ""), "invalid path name in tree")
             repo_path = repo_dir + name
             mode = entry.filemode
-            if mode == _MODE_COMMIT:
-                continue  # submodules are not fetched (recurse_submodules is not supported)
-            is_dir = mode == _MODE_TREE
+            if mode == _MODE_COMMIT and self.submodules is None:
+                continue  # submodules only when asked for (recurse_submodules)
+            is_dir = mode in (_MODE_TREE, _MODE_COMMIT)
             if _ignored(repo_path, is_dir, all_layers):
                 continue
             target = out_dir + "/" + name
+            if mode == _MODE_COMMIT:
+                assert self.submodules is not None
+                found = self.submodules(view, repo_path[len(view.prefix) :], str(entry.id))
+                if found is None:
+                    continue
+                os.mkdir(target)
+                record.subdirs.append(name)
+                self.walk(found[0], found[1], repo_path + "/", target, layers, child_context)
+                continue
             if is_dir:
                 os.mkdir(target)
                 record.subdirs.append(name)
                 self.walk(
-                    self.repo[entry.id].peel(pygit2.Tree), repo_path + "/", target, layers, child_context
+                    view, repo[entry.id].peel(pygit2.Tree), repo_path + "/", target, layers, child_context
                 )
                 continue
             rel = repo_path[len(self.base) :].encode()
             oid = str(entry.id)
             if mode == _MODE_LINK:
-                data = self.repo[entry.id].peel(pygit2.Blob).data
+                data = repo[entry.id].peel(pygit2.Blob).data
                 self._count(len(data))
                 link = os.fsdecode(data)
                 if "\0" in link or not link:
@@ -259,7 +302,7 @@ class _Builder:
             record.files.append((name, rel))
             if self.previous is not None and self._reuse(rel, oid, git_mode, target):
                 continue
-            data = self.repo[entry.id].peel(pygit2.Blob).data
+            data = repo[entry.id].peel(pygit2.Blob).data
             self._count(len(data))
             # Created read-only in one call: the snapshot is immutable from the start.
             fd = os.open(
@@ -346,12 +389,16 @@ def materialize(
     max_files: int,
     max_bytes: int,
     previous: SnapshotIndex | None = None,
+    submodules: SubmoduleResolver | None = None,
 ) -> Snapshot:
     """Write ``commit``'s tree (or its ``subpath`` subtree) under ``dest_parent/<digest>`` and return it.
 
     Snapshots are content-addressed: an existing directory with the same digest is reused as is. Files that
-    ``previous`` holds with the same blob and mode are hard-linked from it instead of written again.
+    ``previous`` holds with the same blob and mode are hard-linked from it instead of written again. With
+    ``submodules``, gitlinks are resolved through it and their trees materialized in place (``subpath`` may
+    lead into a submodule); without it they are left out.
     """
+    view = RepoView(repo, url, str(commit.id))
     tree = commit.tree
     base = ""
     stack: list[_Rules] = []
@@ -362,46 +409,61 @@ def materialize(
             raise UnsafeContentError(url, subpath, "path may not contain '..'")
         for part in parts:
             if IGNORE_FILE in tree and tree[IGNORE_FILE].filemode != _MODE_TREE:
-                text = repo[tree[IGNORE_FILE].id].peel(pygit2.Blob).data.decode("utf-8", errors="replace")
+                blob = view.repo[tree[IGNORE_FILE].id].peel(pygit2.Blob)
+                text = blob.data.decode("utf-8", errors="replace")
                 stack.append(_Rules(base, tuple(parse_patterns(text.splitlines()))))
                 stack_ids.append((stack[-1], str(tree[IGNORE_FILE].id)))
-            if part not in tree or tree[part].filemode != _MODE_TREE:
+            mode = tree[part].filemode if part in tree else None
+            if mode == _MODE_COMMIT and submodules is not None:
+                found = submodules(view, (base + part)[len(view.prefix) :], str(tree[part].id))
+                if found is None:
+                    raise RefNotFoundError(url, f"directory {subpath!r} at commit {commit.id}")
+                view, tree = found
+            elif mode == _MODE_TREE:
+                tree = view.repo[tree[part].id].peel(pygit2.Tree)
+            else:
                 raise RefNotFoundError(url, f"directory {subpath!r} at commit {commit.id}")
-            tree = repo[tree[part].id].peel(pygit2.Tree)
             base += part + "/"
     defaults = [_Rules(base, tuple(parse_patterns(DEFAULT_EXCLUSIONS)))]
     user = [_Rules(base, tuple(parse_patterns(ignore.splitlines())))] if ignore else []
 
     dest_parent.mkdir(parents=True, exist_ok=True)
     context = tuple(f"{rules.domain}:{oid}" for rules, oid in stack_ids)
+    start = _Start(view, tree, base, stack, context, user, defaults)
     try:
-        return _build(
-            repo, url, dest_parent, tree, base, stack, context, user, defaults, max_files, max_bytes, previous
-        )
+        return _build(start, url, dest_parent, max_files, max_bytes, previous, submodules)
     except _ReuseFailedError:
-        return _build(
-            repo, url, dest_parent, tree, base, stack, context, user, defaults, max_files, max_bytes, None
-        )
+        return _build(start, url, dest_parent, max_files, max_bytes, None, submodules)
+
+
+@attrs.frozen
+class _Start:
+    """Where the walk begins: the (sub)tree at ``subpath``, the repository it is in, and the ignore rules."""
+
+    view: RepoView
+    tree: pygit2.Tree
+    base: str
+    stack: list[_Rules]
+    context: tuple[str, ...]
+    user: list[_Rules]
+    defaults: list[_Rules]
 
 
 def _build(
-    repo: pygit2.Repository,
+    start: _Start,
     url: str,
     dest_parent: Path,
-    tree: pygit2.Tree,
-    base: str,
-    stack: list[_Rules],
-    context: tuple[str, ...],
-    user: list[_Rules],
-    defaults: list[_Rules],
     max_files: int,
     max_bytes: int,
     previous: SnapshotIndex | None,
+    submodules: SubmoduleResolver | None,
 ) -> Snapshot:
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=dest_parent))
     try:
-        builder = _Builder(repo, url, tmp, base, user, defaults, max_files, max_bytes, previous)
-        builder.walk(tree, base, str(tmp), stack, context)
+        builder = _Builder(
+            url, tmp, start.base, start.user, start.defaults, max_files, max_bytes, previous, submodules
+        )
+        builder.walk(start.view, start.tree, start.base, str(tmp), start.stack, start.context)
         builder.check_links()
         digest = builder.digest()
         final = dest_parent / digest.removeprefix("sha256:")

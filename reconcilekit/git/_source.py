@@ -7,7 +7,12 @@ Flow of one :meth:`GitSource.fetch`:
 2. if that commit (and tag object) is the one already held, return the held artifact unchanged;
 3. otherwise fetch only that ref into a bare cache repository (shallow, ``depth=1``, where the transport
    allows; incremental after the first time), verify signatures when asked, and materialize the tree as a
-   content-addressed, read-only snapshot (see :mod:`reconcilekit.git._snapshot` for the digest).
+   content-addressed, read-only snapshot (see :mod:`reconcilekit.git._snapshot` for the digest); with
+   ``recurse_submodules``, each gitlink's pinned commit is fetched and laid out in place
+   (:mod:`reconcilekit.git._submodules`).
+
+The superproject's commit pins its submodules' commits, so step 2 holds with submodules too: an unchanged
+head means unchanged content, and no submodule remote is contacted.
 
 Any failure leaves the previous artifact untouched and is raised as a typed error.
 """
@@ -40,6 +45,7 @@ from ._errors import (
     VerificationError,
 )
 from ._snapshot import SnapshotIndex, materialize
+from ._submodules import MAX_SUBMODULE_DEPTH, SubmoduleFetcher
 from ._transport import GitAuth, ProgressCallback, callbacks_for, ensure_timeouts, map_errors, ssh_session
 from ._verify import GitVerify, check_signature, split_tag_signature
 
@@ -97,13 +103,19 @@ class GitSource:
         shallow: fetch with ``depth=1`` where the transport supports it (not for local paths or commit mode).
         max_files: maximum number of files in a snapshot (default 100,000).
         max_bytes: maximum total file size of a snapshot (default 1 GiB).
-        recurse_submodules: must be ``False``; submodules are skipped (not supported yet).
+        recurse_submodules: also fetch the submodules (gitlinks) in the snapshot at the commits the
+            superproject pins, nested ones too (up to 8 levels), and lay them out in place; their content
+            enters the digest and counts toward the limits. URLs come from ``.gitmodules`` at that commit
+            (relative ones resolved against ``url``); ``file://`` and local paths only when ``url`` is
+            local; ``auth`` is sent to submodule remotes on the same scheme, host and port (SSH keys to any
+            SSH remote, host keys still checked). ``False`` (Flux's default): submodules are left out.
         progress: called with :class:`FetchProgress` while objects are received.
 
     Precedence when several refs are given is Flux's: commit > ref_name > semver > tag > branch.
 
     Snapshots live in ``cache_dir/snapshots/<digest>``: read-only files, no ``.git``, symlinks only when they
-    resolve inside the snapshot (else :class:`UnsafeContentError`), submodules skipped. The previous
+    resolve inside the snapshot (else :class:`UnsafeContentError`), submodules as ``recurse_submodules``
+    says. The previous
     artifact's snapshot is kept until the next change (a pipeline may still be reading it); older ones are
     removed. Unchanged files are hard-linked from the previous snapshot: treat snapshot files as read-only.
 
@@ -141,10 +153,6 @@ class GitSource:
             raise ConfigurationError("GitSource needs a repository URL")
         if commit is not None and not _SHA1.match(commit):
             raise ConfigurationError(f"GitSource commit must be a full 40-hex SHA-1, got {commit!r}")
-        if recurse_submodules:
-            raise ConfigurationError(
-                "GitSource recurse_submodules=True is not supported; submodules are skipped"
-            )
         if max_files < 1 or max_bytes < 1:
             raise ConfigurationError("GitSource max_files and max_bytes must be positive")
         if ref_name is not None and not ref_name.startswith("refs/"):
@@ -167,6 +175,7 @@ class GitSource:
         self.max_files = max_files
         self.max_bytes = max_bytes
         self.progress = progress
+        self.recurse_submodules = recurse_submodules
         tag_ref = semver is not None or tag is not None or (ref_name or "").startswith("refs/tags/")
         if verify is not None and verify.mode != "HEAD" and not tag_ref:
             raise ConfigurationError(f"GitSource verify mode {verify.mode} needs a tag or semver reference")
@@ -174,6 +183,18 @@ class GitSource:
             key = "\0".join(str(x) for x in (url, branch, tag, semver, commit, ref_name, path, ignore))
             cache_dir = _default_cache_root() / hashlib.sha256(key.encode()).hexdigest()[:24]
         self.cache_dir = Path(cache_dir)
+        self._submodules = (
+            SubmoduleFetcher(
+                url=url,
+                cache_root=self.cache_dir / "submodules",
+                auth=auth,
+                shallow=shallow,
+                progress=progress,
+                max_depth=MAX_SUBMODULE_DEPTH,
+            )
+            if recurse_submodules
+            else None
+        )
         self._artifact: Artifact | None = None
         self._key: _Target | None = None
         self._failed: tuple[_Target, ReconcileKitError] | None = None
@@ -229,6 +250,8 @@ class GitSource:
         # (and so the last good artifact) live elsewhere and stay.
         self._repo = None
         shutil.rmtree(self.cache_dir / "repo.git", ignore_errors=True)
+        if self._submodules is not None:
+            self._submodules.drop_cache()
 
     def _fetch(self) -> Artifact:
         try:
@@ -391,6 +414,7 @@ class GitSource:
                 max_files=self.max_files,
                 max_bytes=self.max_bytes,
                 previous=self._index,
+                submodules=self._submodules,
             )
         self._index = snap.index
         return Artifact(revision=revision, digest=snap.digest, path=snap.path, metadata=metadata)

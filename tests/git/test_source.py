@@ -265,8 +265,6 @@ async def test_configuration_errors(tmp_path: Path) -> None:
 
     with pytest.raises(ConfigurationError):
         GitSource("git://x/y", commit="abc")
-    with pytest.raises(ConfigurationError):
-        GitSource("git://x/y", recurse_submodules=True)
     with pytest.raises(ValidationError):
         GitSource("git://x/y", semver="not a range")
     with pytest.raises(ConfigurationError):
