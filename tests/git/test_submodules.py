@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from reconcilekit import TemporaryError, TerminalError
+from reconcilekit import TemporaryError, TerminalError, redact_url
 from reconcilekit.git import (
     AuthenticationError,
     GitAuth,
@@ -25,7 +25,13 @@ from reconcilekit.git._submodules import (
     parse_gitmodules,
     resolve_submodule_url,
 )
-from reconcilekit.testing._fixtures_git import GitDaemon, GitHttpServer, GitRepoFactory, WorkRepo
+from reconcilekit.testing._fixtures_git import (
+    GitDaemon,
+    GitHttpServer,
+    GitRepoFactory,
+    GitSshServer,
+    WorkRepo,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -157,6 +163,12 @@ async def test_no_op_poll_does_not_touch_submodules_and_pin_update_is_fetched(
     assert second.digest != first.digest
     assert len(list((tmp_path / "c" / "submodules").iterdir())) == 1
     assert first.path.exists()  # the previous artifact stays until the next change
+    # The incremental snapshot (reusing the previous one's files) equals a fresh one.
+    fresh = await GitSource(
+        git_daemon.url(sup.name), recurse_submodules=True, cache_dir=tmp_path / "fresh"
+    ).fetch()
+    assert fresh.digest == second.digest
+    assert files_in(fresh.path) == files_in(second.path)
 
     # Pinning back to an older commit (an ancestor of one held shallow) works too, from the cache.
     pin(sup, {"lib": first_lib}, message="roll back lib")
@@ -179,6 +191,34 @@ async def test_pinned_commit_not_at_a_tip_is_fetched(
     assert (artifact.path / "lib" / "lib.yaml").read_text() == "v: 1\n"
 
 
+async def test_fetch_by_id_is_shallow_when_the_server_allows_it_and_full_fetch_unshallows(
+    git_daemon: GitDaemon, git_repos: GitRepoFactory, tmp_path: Path
+) -> None:
+    lib = git_repos.create(files={"lib.yaml": "v: 1\n"})
+    c1 = lib.head()
+    c2 = lib.commit({"lib.yaml": "v: 2\n"})
+    c3 = lib.commit({"lib.yaml": "v: 3\n"})
+    sup = git_repos.create(files={"app.yaml": MANIFEST})
+    pin(sup, {"lib": c3}, modules=gitmodules({"lib": f"../{lib.name}"}))
+    source = GitSource(git_daemon.url(sup.name), recurse_submodules=True, cache_dir=tmp_path / "c")
+    await source.fetch()
+    (cache,) = (tmp_path / "c" / "submodules").iterdir()
+    assert (cache / "shallow").read_text().split() == [c3]
+    # c2 is an ancestor of the shallow c3 and no tip: this server does not serve unadvertised commits, so
+    # every branch is fetched, unshallowed.
+    pin(sup, {"lib": c2}, message="back to c2")
+    assert ((await source.fetch()).path / "lib" / "lib.yaml").read_text() == "v: 2\n"
+    assert not (cache / "shallow").exists()
+
+    # A server that serves reachable commits by id: just that commit arrives, shallow.
+    lib.git("--git-dir", str(lib.bare), "config", "uploadpack.allowReachableSHA1InWant", "true")
+    other = GitSource(git_daemon.url(sup.name), recurse_submodules=True, cache_dir=tmp_path / "o")
+    pin(sup, {"lib": c1}, message="back to c1")
+    assert ((await other.fetch()).path / "lib" / "lib.yaml").read_text() == "v: 1\n"
+    (cache,) = (tmp_path / "o" / "submodules").iterdir()
+    assert (cache / "shallow").read_text().split() == [c1]
+
+
 async def test_local_superproject_with_file_and_path_submodules(
     git_repos: GitRepoFactory, tmp_path: Path
 ) -> None:
@@ -192,6 +232,13 @@ async def test_local_superproject_with_file_and_path_submodules(
     b = await GitSource(str(sup.bare), recurse_submodules=True, cache_dir=tmp_path / "2").fetch()
     assert files_in(a.path) == files_in(b.path) == want
     assert a.digest == b.digest
+
+    source = GitSource(str(sup.bare), recurse_submodules=True, cache_dir=tmp_path / "3")
+    good = await source.fetch()
+    pin(sup, {"lib": "0123456789abcdef0123456789abcdef01234567"}, message="missing")
+    with pytest.raises(RefNotFoundError):
+        await source.fetch()
+    assert source.artifact is good
 
 
 async def test_remote_superproject_refuses_local_submodule_urls(
@@ -349,6 +396,21 @@ async def test_http_submodule_uses_same_auth_and_redacts(
     with pytest.raises(AuthenticationError) as refused:
         await source.fetch()
     assert git_http_server.password not in str(refused.value)
+
+
+async def test_ssh_submodule_with_relative_url_uses_the_key(
+    git_ssh_server: GitSshServer, git_repos: GitRepoFactory, tmp_path: Path
+) -> None:
+    lib = git_repos.create(files={"lib.yaml": "l\n"})
+    sup = git_repos.create(files={"app.yaml": MANIFEST})
+    pin(sup, {"lib": lib.head()}, modules=gitmodules({"lib": f"../{lib.name}"}))
+    auth = GitAuth(ssh_key=git_ssh_server.client_key, known_hosts=git_ssh_server.known_hosts)
+    source = GitSource(
+        git_ssh_server.url(sup.name), auth=auth, recurse_submodules=True, cache_dir=tmp_path / "c"
+    )
+    artifact = await source.fetch()
+    assert files_in(artifact.path) == {"app.yaml": MANIFEST, "lib/lib.yaml": "l\n"}
+    assert fetcher(source).fetched == [redact_url(git_ssh_server.url(lib.name))]
 
 
 def test_resolve_submodule_url_as_git_does() -> None:
