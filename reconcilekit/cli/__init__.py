@@ -38,6 +38,11 @@ def _parser() -> argparse.ArgumentParser:
         help="whether files outside a kustomization's directory may be read (default: root only)",
     )
     build.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="fetch remote bases (Git URLs such as https://host/org/repo//dir?ref=v1) and remote files",
+    )
+    build.add_argument(
         "-o",
         "--output",
         metavar="FILE",
@@ -52,7 +57,7 @@ def _build(args: argparse.Namespace) -> int:
 
     restrictor = "none" if args.load_restrictor == "LoadRestrictionsNone" else "root"
     try:
-        text = to_yaml(build(args.path, load_restrictor=restrictor))
+        text = to_yaml(build(args.path, load_restrictor=restrictor, allow_remote=args.allow_remote))
     except ReconcileKitError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return EXIT_ERROR

@@ -27,8 +27,21 @@ Security and limits:
 * Root-only load restriction (kustomize's default): a file outside the kustomization's directory, through
   ``..`` or a symlink, raises :class:`FileOutsideRootError`. Bases (directories) may live elsewhere, as in
   kustomize, but a base that contains a kustomization already being built raises :class:`CycleError`.
-* Remote bases (URLs) are refused unless ``allow_remote=True``; even then they raise
-  :class:`NotSupportedError` (fetch them with a Source instead).
+* Remote bases (URLs) are refused unless ``allow_remote=True`` (:class:`NotSupportedError` naming the
+  kustomization and the URL, credentials redacted). With it, ``resources`` and ``components`` entries may be
+  Git URLs as kustomize reads them - ``https://host/org/repo.git//sub/dir?ref=v1.0.0``,
+  ``https://host/org/repo//dir?ref=main``, ``git::https://...``, ``ssh://git@host/org/repo.git//dir``,
+  ``git@host:org/repo.git//dir``, ``file:///abs/repo.git//dir``, ``github.com/org/repo/dir``, and also
+  ``git://host/repo.git//dir`` - with ``?ref=`` (or ``?version=``) a tag, branch or full commit SHA (tags
+  win over branches, as in ``git fetch``), ``?timeout=`` (seconds or a Go duration, default 27s, for the whole
+  fetch) and ``?submodules=`` (honoured when :class:`~reconcilekit.git.GitSource` supports submodules).
+  Each repository@ref is fetched once per build (with GitSource, into a temporary directory removed when
+  the build ends). The kustomization directory in the repository becomes a new root, always root-only
+  restricted, and its bases must stay inside the repository (:class:`FileOutsideRootError`); cycles through
+  remote bases raise :class:`CycleError`. An ``http(s)://`` URL without Git markers (``//``, ``.git``,
+  ``_git/``, ``?ref=``) is first read as one manifest file, as kustomize does. Fetch failures raise
+  :class:`RemoteBaseError` (:class:`RemoteRefNotFoundError` for a missing ref) or, when they may pass,
+  :class:`RemoteUnavailableError` (a :class:`~reconcilekit.TemporaryError`).
 * Inputs are bounded: files over 64 MiB (``MAX_FILE_BYTES``), documents expanding through YAML aliases to
   more than 2,000,000 nodes (``MAX_EXPANDED_NODES``) and nesting deeper than 500 levels (``MAX_DEPTH``)
   raise :class:`LimitExceededError`.
@@ -50,6 +63,9 @@ from ._errors import (
     MissingFileError,
     NotSupportedError,
     PatchTargetNotFoundError,
+    RemoteBaseError,
+    RemoteRefNotFoundError,
+    RemoteUnavailableError,
     ResourceConflictError,
     UnknownFieldError,
 )
@@ -96,6 +112,9 @@ __all__ = [
     "NotSupportedError",
     "Patch",
     "PatchTargetNotFoundError",
+    "RemoteBaseError",
+    "RemoteRefNotFoundError",
+    "RemoteUnavailableError",
     "Replacements",
     "Replicas",
     "ResourceConflictError",
@@ -116,7 +135,7 @@ def build(
         path: a directory holding ``kustomization.yaml`` (or ``.yml``, or ``Kustomization``).
         load_restrictor: ``"root"`` (default, kustomize's ``LoadRestrictionsRootOnly``): files must be
             in or below their kustomization's directory. ``"none"`` lifts that restriction.
-        allow_remote: allow remote bases (URLs); they are then refused as not supported.
+        allow_remote: fetch remote bases (Git URLs) and remote manifest files; refused by default.
 
     Returns:
         The resources in kustomize's output order.
@@ -124,6 +143,7 @@ def build(
     Raises:
         KustomizationError: (or a subclass) naming the file at fault; all are
             :class:`~reconcilekit.ValidationError` s.
+        RemoteUnavailableError: a remote base could not be fetched for a reason that may pass.
     """
     if load_restrictor not in ("root", "none"):
         raise ValueError(f"load_restrictor must be 'root' or 'none', got {load_restrictor!r}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .._errors import ValidationError
+from .._errors import TemporaryError, ValidationError
 
 __all__ = [
     "CycleError",
@@ -14,6 +14,9 @@ __all__ = [
     "MissingFileError",
     "NotSupportedError",
     "PatchTargetNotFoundError",
+    "RemoteBaseError",
+    "RemoteRefNotFoundError",
+    "RemoteUnavailableError",
     "ResourceConflictError",
     "UnknownFieldError",
 ]
@@ -86,3 +89,31 @@ class CycleError(KustomizationError):
 
 class LimitExceededError(KustomizationError):
     """An input is too large or too deeply nested (see the limits in :mod:`reconcilekit.kustomize`)."""
+
+
+class RemoteBaseError(KustomizationError):
+    """A remote base (a Git URL in ``resources`` or ``components``) is malformed, or its repository,
+    ref or content is unusable; retrying the same input cannot fix it. ``url`` has credentials redacted."""
+
+    def __init__(self, path: str, url: str, reason: str) -> None:
+        super().__init__(path, f"remote base {url!r}: {reason}")
+        self.url = url
+
+
+class RemoteRefNotFoundError(RemoteBaseError):
+    """The ``?ref=`` (or ``?version=``) of a remote base names no tag, branch or commit of the repository."""
+
+    def __init__(self, path: str, url: str, ref: str) -> None:
+        super().__init__(path, url, f"ref {ref!r} is not a tag, branch or commit of the repository")
+        self.ref = ref
+
+
+class RemoteUnavailableError(TemporaryError):
+    """A remote base could not be fetched for a reason that may pass (unreachable host, timeout, corrupt
+    transfer); the controller retries. ``path`` names the kustomization, ``url`` has credentials redacted."""
+
+    def __init__(self, path: str, url: str, reason: str) -> None:
+        super().__init__(f"{path}: remote base {url!r} is unavailable: {reason}")
+        self.path = path
+        self.url = url
+        self.reason = reason

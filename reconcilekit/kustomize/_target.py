@@ -9,7 +9,6 @@ fixed order. Only at the top: append generator hashes, fix name references, sort
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from ._errors import (
     MalformedYAMLError,
     MissingFileError,
     NotSupportedError,
+    RemoteBaseError,
     ResourceConflictError,
     UnknownFieldError,
 )
@@ -44,6 +44,15 @@ from ._ops import (
     sort_resources,
 )
 from ._plugins import GENERATOR_KINDS, TRANSFORMER_KINDS, plugin_documents, run_transformer_plugin
+from ._remote import (
+    RemoteFetcher,
+    RepoSpec,
+    fetch_http_file,
+    is_remote,
+    looks_like_git,
+    parse_repo_spec,
+    redact,
+)
 from ._replacements import apply_replacements
 from ._resource import WorkResource
 from ._schema import check_kustomization
@@ -100,31 +109,83 @@ _UNSUPPORTED = (
     "helmChartInflationGenerator",
     "validators",
 )
-_REMOTE = re.compile(r"^(?:[a-zA-Z][a-zA-Z0-9+.-]*://|git@|github\.com/|gitlab\.com/|bitbucket\.org/)")
 
 
 class RootLoader:
     """Reads files below one kustomization root; refuses anything outside it (after resolving symlinks)."""
 
     def __init__(
-        self, root: Path, chain: tuple[Path, ...] = (), *, allow_remote: bool = False, restrict: bool = True
+        self,
+        root: Path,
+        chain: tuple[Path, ...] = (),
+        *,
+        allow_remote: bool = False,
+        restrict: bool = True,
+        fetcher: RemoteFetcher | None = None,
+        repo: RepoSpec | None = None,
+        repo_top: Path | None = None,
     ) -> None:
         self.root = root
         self.chain = (*chain, root)
         self.allow_remote = allow_remote
         # False is kustomize's LoadRestrictionsNone: files may come from anywhere.
         self.restrict = restrict
+        # Remote bases: the build's fetcher; for a root inside a fetched repository, its URL and top.
+        self.fetcher = fetcher
+        self.repo = repo
+        self.repo_top = repo_top
+
+    def kustomization_file(self) -> str:
+        """The kustomization file of this root, for messages (the directory when there is none)."""
+        found = [n for n in KUSTOMIZATION_FILE_NAMES if (self.root / n).is_file()]
+        return str(self.root / found[0]) if found else str(self.root)
 
     def _check_remote(self, ref: str) -> None:
-        if _REMOTE.match(ref):
+        if is_remote(ref):
             if not self.allow_remote:
                 raise NotSupportedError(
-                    str(self.root),
-                    f"remote resource {ref!r} refused: remote URLs are disabled (allow_remote=False)",
+                    self.kustomization_file(),
+                    f"remote resource {redact(ref)!r} refused: remote URLs are disabled (allow_remote=False)",
                 )
             raise NotSupportedError(
-                str(self.root), f"remote resource {ref!r}: remote bases are not supported"
+                self.kustomization_file(),
+                f"remote resource {redact(ref)!r}: only resources and components entries may be URLs",
             )
+
+    def read_remote_file(self, ref: str) -> bytes | None:
+        """Bytes of an HTTP(S) URL naming one manifest file; ``None`` when ``ref`` is a Git base instead."""
+        self._check_allowed(ref)
+        if not ref.lower().startswith(("http://", "https://")) or looks_like_git(ref):
+            return None
+        return fetch_http_file(ref, kustomization=self.kustomization_file())
+
+    def _check_allowed(self, ref: str) -> None:
+        if not self.allow_remote:
+            self._check_remote(ref)
+
+    def _sub_remote(self, ref: str) -> RootLoader:
+        # kustomize's newLoaderAtGitClone: the repository's kustomization directory becomes a new root,
+        # always restricted to itself, whatever the build's load restrictor.
+        self._check_allowed(ref)
+        kfile = self.kustomization_file()
+        try:
+            spec = parse_repo_spec(ref)
+        except ValueError as exc:
+            raise RemoteBaseError(kfile, redact(ref), str(exc)) from None
+        if self.fetcher is None:
+            self.fetcher = RemoteFetcher()
+        real, top = self.fetcher.open(spec, kfile)
+        self._check_cycle(real)
+        return RootLoader(
+            real, self.chain, allow_remote=True, restrict=True, fetcher=self.fetcher, repo=spec, repo_top=top
+        )
+
+    def _check_cycle(self, real: Path) -> None:
+        for visited in self.chain:
+            if visited == real or visited.is_relative_to(real):
+                raise CycleError(
+                    str(real), f"cycle detected: candidate root '{real}' contains visited root '{visited}'"
+                )
 
     def resolve(self, ref: str) -> tuple[Path, Path]:
         """(lexical path, real path) of ``ref`` relative to the root."""
@@ -149,16 +210,25 @@ class RootLoader:
             raise MissingFileError(str(lexical), exc.strerror or str(exc)) from None
 
     def sub(self, ref: str) -> RootLoader:
-        """A loader rooted at a nested kustomization directory (a base or component)."""
+        """A loader rooted at a nested kustomization directory (a base or component), local or remote."""
+        if is_remote(ref):
+            return self._sub_remote(ref)
         lexical, real = self.resolve(ref)
         if not real.is_dir():
             raise MissingFileError(str(lexical), "must be a directory holding a kustomization")
-        for visited in self.chain:
-            if visited == real or visited.is_relative_to(real):
-                raise CycleError(
-                    str(real), f"cycle detected: candidate root '{real}' contains visited root '{visited}'"
-                )
-        return RootLoader(real, self.chain, allow_remote=self.allow_remote, restrict=self.restrict)
+        if self.repo_top is not None and not real.is_relative_to(self.repo_top):
+            # kustomize: bases in kustomization files in git repos must refer to directories inside that repo.
+            raise FileOutsideRootError(str(lexical), str(self.repo_top), resolved=str(real))
+        self._check_cycle(real)
+        return RootLoader(
+            real,
+            self.chain,
+            allow_remote=self.allow_remote,
+            restrict=self.restrict,
+            fetcher=self.fetcher,
+            repo=self.repo,
+            repo_top=self.repo_top,
+        )
 
 
 # ---------------------------------------------------------------------------------------------- resources
@@ -289,7 +359,11 @@ class _Target:
     def _origin_for(self, ref: str) -> dict[str, Any] | None:
         if self.origin_path is None:
             return None
-        return {"path": os.path.normpath(os.path.join(self.origin_path, ref))}
+        origin = {"path": os.path.normpath(os.path.join(self.origin_path, ref))}
+        if self.loader.repo is not None:
+            # kustomize names the repository and ref of resources read from a remote base.
+            origin.update(repo=self.loader.repo.repo_url, ref=self.loader.repo.ref)
+        return origin
 
     def accumulate(self, acc: list[WorkResource]) -> list[WorkResource]:
         k = self.k
@@ -316,11 +390,22 @@ class _Target:
     def _sub_origin(self, ref: str) -> str | None:
         if self.origin_path is None:
             return None
+        if is_remote(ref):
+            # Inside a remote base, origin paths are relative to the repository's top.
+            try:
+                return parse_repo_spec(ref).path or "."
+            except ValueError:
+                return "."
         return os.path.normpath(os.path.join(self.origin_path, ref))
 
     def _accumulate_ref(self, acc: list[WorkResource], ref: str) -> None:
-        _, real = self.loader.resolve(ref)
-        if real.is_dir():
+        remote = is_remote(ref)
+        if remote:
+            data = self.loader.read_remote_file(ref)
+            if data is not None:
+                _append_all(acc, load_resources_text(data, redact(ref)), self.path)
+                return
+        if remote or self.loader.resolve(ref)[1].is_dir():
             sub_loader = self.loader.sub(ref)
             sub = _Target(sub_loader, self._sub_origin(ref), self.known_vars)
             sub.build_metadata = self.build_metadata
@@ -363,6 +448,8 @@ class _Target:
                 "configuredIn": os.path.normpath(os.path.join(self.origin_path, os.path.basename(self.path))),
                 "configuredBy": {"apiVersion": "builtin", "kind": f"{kind}Generator"},
             }
+            if self.loader.repo is not None:
+                res.origin.update(repo=self.loader.repo.repo_url, ref=self.loader.repo.ref)
         return self._absorb(acc, res)
 
     def _absorb(self, acc: list[WorkResource], res: WorkResource) -> list[WorkResource]:
@@ -590,7 +677,17 @@ def build_work(
     if not p.is_dir():
         raise MissingFileError(str(p), "must build at a directory holding a kustomization")
     root = p.resolve()
-    loader = RootLoader(root, allow_remote=allow_remote, restrict=restrict)
+    fetcher = RemoteFetcher() if allow_remote else None
+    loader = RootLoader(root, allow_remote=allow_remote, restrict=restrict, fetcher=fetcher)
+    try:
+        return _build_top(loader)
+    finally:
+        if fetcher is not None:
+            # Everything fetched has been read into memory by now.
+            fetcher.close()
+
+
+def _build_top(loader: RootLoader) -> list[WorkResource]:
     top = _Target(loader, None)
     if top.kind == "Component":
         raise KustomizationError(
