@@ -3,8 +3,9 @@
 :class:`GitSource` fetches a branch, tag, semver-selected tag, ref or commit with pygit2 and hands out
 an immutable :class:`~reconcilekit.Artifact` (revision in Flux's ``main@sha1:<sha>`` format, a content digest
 and a read-only snapshot directory). Polls that find nothing new cost one ref listing and return the same
-artifact. :class:`GitWriter` checks out a branch, commits the caller's edits and pushes them (image update
-automation).
+artifact. With ``recurse_submodules=True`` the submodules the commit pins are fetched too and laid out in
+the snapshot (nested ones as well), so they count in the digest. :class:`GitWriter` checks out a branch,
+commits the caller's edits and pushes them (image update automation).
 
 Artifact digests are ``sha256:`` over one record per snapshot entry, sorted by snapshot-relative path:
 ``path NUL git-mode-in-octal NUL sha256-hex-of-content LF`` - content only, so the same tree (after ignore

@@ -180,7 +180,12 @@ class GitSource:
         if verify is not None and verify.mode != "HEAD" and not tag_ref:
             raise ConfigurationError(f"GitSource verify mode {verify.mode} needs a tag or semver reference")
         if cache_dir is None:
-            key = "\0".join(str(x) for x in (url, branch, tag, semver, commit, ref_name, path, ignore))
+            parts = [url, branch, tag, semver, commit, ref_name, path, ignore]
+            if recurse_submodules:
+                # Its own directory: two sources pruning each other's snapshots in one place would break
+                # "one source per directory". (Only when set, so existing caches keep their place.)
+                parts.append("submodules")
+            key = "\0".join(str(x) for x in parts)
             cache_dir = _default_cache_root() / hashlib.sha256(key.encode()).hexdigest()[:24]
         self.cache_dir = Path(cache_dir)
         self._submodules = (
