@@ -408,6 +408,8 @@ class GitSource:
             metadata["ref"] = target.refname
         if self.verify is not None:
             metadata.update(self._verify(repo, target, commit, revision))
+        if self._submodules is not None:
+            self._submodules.begin()
         with map_errors(self.url, "snapshot"):
             snap = materialize(
                 repo,

@@ -24,6 +24,7 @@ import contextlib
 import hashlib
 import re
 import shutil
+from collections import deque
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -260,7 +261,12 @@ class SubmoduleFetcher:
         self.max_depth = max_depth
         self._repos: dict[str, pygit2.Repository] = {}
         self._modules: dict[tuple[str, str], dict[str, GitModule]] = {}
-        self.fetched: list[str] = []  # redacted URLs of the submodule fetches made (for tests and logs)
+        # Redacted URLs of the latest submodule fetches that went to the network (for tests and logs).
+        self.fetched: deque[str] = deque(maxlen=64)
+
+    def begin(self) -> None:
+        """Start a new snapshot: forget the ``.gitmodules`` read for earlier commits (bounded memory)."""
+        self._modules.clear()
 
     def drop_cache(self) -> None:
         """Forget every submodule cache repository (after corrupt data was seen)."""

@@ -410,7 +410,7 @@ async def test_ssh_submodule_with_relative_url_uses_the_key(
     )
     artifact = await source.fetch()
     assert files_in(artifact.path) == {"app.yaml": MANIFEST, "lib/lib.yaml": "l\n"}
-    assert fetcher(source).fetched == [redact_url(git_ssh_server.url(lib.name))]
+    assert list(fetcher(source).fetched) == [redact_url(git_ssh_server.url(lib.name))]
 
 
 def test_resolve_submodule_url_as_git_does() -> None:
