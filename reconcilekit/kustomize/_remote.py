@@ -48,6 +48,7 @@ __all__ = [
     "is_remote",
     "looks_like_git",
     "parse_repo_spec",
+    "parses_as_repo",
     "redact",
 ]
 
@@ -253,11 +254,11 @@ def fetch_http_file(url: str, *, kustomization: str, timeout: float = DEFAULT_TI
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310  # http(s) only
             data: bytes = response.read(MAX_FILE_BYTES + 1)
     except urllib.error.HTTPError as exc:
-        if _parses_as_repo(url):
+        if parses_as_repo(url):
             return None
         raise RemoteBaseError(kustomization, shown, f"HTTP status {exc.code} ({exc.reason})") from None
     except (urllib.error.URLError, OSError) as exc:
-        if _parses_as_repo(url):
+        if parses_as_repo(url):
             return None
         reason = getattr(exc, "reason", None) or exc
         raise RemoteUnavailableError(kustomization, shown, str(reason)) from None
@@ -268,7 +269,8 @@ def fetch_http_file(url: str, *, kustomization: str, timeout: float = DEFAULT_TI
     return data
 
 
-def _parses_as_repo(url: str) -> bool:
+def parses_as_repo(url: str) -> bool:
+    """Whether ``url`` parses as a kustomize Git URL (:func:`parse_repo_spec`)."""
     try:
         parse_repo_spec(url)
     except ValueError:

@@ -51,6 +51,7 @@ from ._remote import (
     is_remote,
     looks_like_git,
     parse_repo_spec,
+    parses_as_repo,
     redact,
 )
 from ._replacements import apply_replacements
@@ -403,8 +404,17 @@ class _Target:
         if remote:
             data = self.loader.read_remote_file(ref)
             if data is not None:
-                _append_all(acc, load_resources_text(data, redact(ref)), self.path)
-                return
+                try:
+                    # The origin is the URL as kustomize writes it (its filepath.Join folds "//"), minus
+                    # any credentials.
+                    found = load_resources_text(data, redact(ref), self._origin_for(redact(ref)))
+                except MalformedYAMLError:
+                    # As kustomize: a page that is not a manifest (a forge's HTML) may name a repository.
+                    if not parses_as_repo(ref):
+                        raise
+                else:
+                    _append_all(acc, found, self.path)
+                    return
         if remote or self.loader.resolve(ref)[1].is_dir():
             sub_loader = self.loader.sub(ref)
             sub = _Target(sub_loader, self._sub_origin(ref), self.known_vars)

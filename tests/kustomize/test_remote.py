@@ -6,8 +6,10 @@ kustomize cannot use ``git://``), and with our own build of a local copy of the 
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -487,6 +489,53 @@ def test_plain_http_file_resource(tmp_path: Path, http_files: tuple[str, Path]) 
     assert names(build(root, allow_remote=True)) == ["ConfigMap/p-fetched"]
     with pytest.raises(RemoteBaseError, match="404"):
         build(overlay(tmp_path / "missing", f"{base}/missing.yaml"), allow_remote=True)
+
+
+def test_plain_http_file_matches_kubectl(tmp_path: Path, http_files: tuple[str, Path]) -> None:
+    kubectl = find_program("kubectl", package="kubectl")
+    base, served = http_files
+    write(
+        served / "cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: fetched\ndata:\n  a: '1'\n"
+    )
+    root = overlay(tmp_path, f"{base}/cm.yaml", "buildMetadata: [originAnnotations]\nnamespace: demo\n")
+    proc = subprocess.run([kubectl, "kustomize", str(root)], capture_output=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr.decode(errors="replace")
+    assert to_yaml(build(root, allow_remote=True)) == proc.stdout.decode()
+
+
+@pytest.fixture
+def silent_server() -> Iterator[int]:
+    """A loopback TCP port that accepts connections and never answers."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(listener.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join(5)
+        for conn in held:
+            conn.close()
+        listener.close()
+
+
+def test_timeout_query_is_honoured(tmp_path: Path, silent_server: int) -> None:
+    root = overlay(tmp_path, f"git://127.0.0.1:{silent_server}/slow.git//deploy?ref=v1&timeout=1")
+    started = time.monotonic()
+    with pytest.raises(RemoteUnavailableError, match="no answer within 1s"):
+        build(root, allow_remote=True)
+    assert time.monotonic() - started < 10
 
 
 # ------------------------------------------------------------------------------------------- CLI
