@@ -17,8 +17,7 @@ never contain credentials.
 
 from __future__ import annotations
 
-import contextlib
-
+from .._public import publish
 from ._errors import (
     AuthenticationError,
     CorruptRepositoryError,
@@ -64,11 +63,4 @@ __all__ = [
     "VerificationError",
 ]
 
-# Present the public path in reprs, docs and tracebacks.
-for _name in __all__:
-    _obj = globals()[_name]
-    if getattr(_obj, "__module__", "").startswith("reconcilekit.git._"):
-        # builtins-like objects refuse; nothing to fix for them
-        with contextlib.suppress(AttributeError, TypeError):
-            _obj.__module__ = "reconcilekit.git"
-del _name, _obj
+publish(globals(), __name__)
