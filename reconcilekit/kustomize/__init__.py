@@ -51,6 +51,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from .._model import DuplicateResourceError, ResourceSet
 from ._errors import (
@@ -88,6 +90,9 @@ from ._transformers import (
     to_resource_set,
 )
 from ._yaml import MAX_DEPTH, MAX_EXPANDED_NODES, MAX_FILE_BYTES, dump_documents
+
+if TYPE_CHECKING:
+    from ..git import GitAuth
 
 __all__ = [
     "MAX_DEPTH",
@@ -127,7 +132,11 @@ __all__ = [
 
 
 def build(
-    path: str | os.PathLike[str], *, load_restrictor: str = "root", allow_remote: bool = False
+    path: str | os.PathLike[str],
+    *,
+    load_restrictor: str = "root",
+    allow_remote: bool = False,
+    remote_auth: Mapping[str, GitAuth] | None = None,
 ) -> ResourceSet:
     """Build the kustomization in directory ``path``, as ``kubectl kustomize path`` does.
 
@@ -136,6 +145,10 @@ def build(
         load_restrictor: ``"root"`` (default, kustomize's ``LoadRestrictionsRootOnly``): files must be
             in or below their kustomization's directory. ``"none"`` lifts that restriction.
         allow_remote: fetch remote bases (Git URLs) and remote manifest files; refused by default.
+        remote_auth: credentials for remote bases, keyed by URL prefix (``"ssh://git@git.example/"``,
+            ``"https://git.example/org/"``); the longest prefix that matches a repository URL up to a path
+            boundary is used. SSH remotes need one, with ``known_hosts``. Credentials written in an
+            ``https://user:token@host/...`` URL are used as well (and redacted from every message).
 
     Returns:
         The resources in kustomize's output order.
@@ -147,7 +160,9 @@ def build(
     """
     if load_restrictor not in ("root", "none"):
         raise ValueError(f"load_restrictor must be 'root' or 'none', got {load_restrictor!r}")
-    work = build_work(path, allow_remote=allow_remote, restrict=load_restrictor == "root")
+    work = build_work(
+        path, allow_remote=allow_remote, restrict=load_restrictor == "root", remote_auth=remote_auth
+    )
     try:
         return to_resource_set(work)
     except DuplicateResourceError as exc:

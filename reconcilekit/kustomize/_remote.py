@@ -19,7 +19,7 @@ import threading
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -38,12 +38,13 @@ from ._errors import (
 from ._yaml import MAX_FILE_BYTES
 
 if TYPE_CHECKING:
-    from ..git import GitSource
+    from ..git import GitAuth, GitSource
 
 __all__ = [
     "DEFAULT_TIMEOUT",
     "RemoteFetcher",
     "RepoSpec",
+    "auth_for",
     "fetch_http_file",
     "is_remote",
     "looks_like_git",
@@ -306,9 +307,11 @@ class RemoteFetcher:
     """Fetches remote bases for one build: each repository@ref once, into a temporary directory.
 
     Call :meth:`close` when the build ends (its resources are in memory by then) to remove the snapshots.
+    ``auth`` maps URL prefixes to credentials (see :func:`auth_for`).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, auth: Mapping[str, GitAuth] | None = None) -> None:
+        self.auth = dict(auth or {})
         self._tmp: Path | None = None
         self._snapshots: dict[tuple[str, str, bool], Path] = {}
         self.fetches = 0  # GitSource fetches made (a test proves the per-build cache)
@@ -363,7 +366,7 @@ class RemoteFetcher:
         for kind, value in attempts:
             self.fetches += 1
             cache = self._tmp / f"{self.fetches}"
-            source = _source(spec, cache, kind, value)
+            source = _source(spec, cache, kind, value, auth_for(self.auth, spec.repo_url))
             try:
                 artifact = _run(source.fetch, spec.timeout)
             except RefNotFoundError:
@@ -378,7 +381,24 @@ class RemoteFetcher:
         raise RemoteRefNotFoundError(kustomization, shown, ref or "HEAD")
 
 
-def _source(spec: RepoSpec, cache: Path, kind: str, value: str) -> GitSource:
+def auth_for(auth: Mapping[str, GitAuth], repo_url: str) -> GitAuth | None:
+    """The credentials for ``repo_url``: those of the longest prefix of it in ``auth``.
+
+    A prefix matches only up to a path boundary (it ends with ``/`` or ``:``, or the URL continues with
+    ``/``), so ``https://git.example`` never sends its credentials to ``https://git.example.evil``.
+    """
+    best: tuple[int, GitAuth] | None = None
+    for prefix, creds in auth.items():
+        if not repo_url.startswith(prefix):
+            continue
+        if not prefix.endswith(("/", ":")) and repo_url[len(prefix) : len(prefix) + 1] not in ("", "/"):
+            continue
+        if best is None or len(prefix) > best[0]:
+            best = (len(prefix), creds)
+    return best[1] if best else None
+
+
+def _source(spec: RepoSpec, cache: Path, kind: str, value: str, auth: GitAuth | None) -> GitSource:
     from ..git import GitSource
 
     def make(submodules: bool) -> GitSource:
@@ -391,6 +411,7 @@ def _source(spec: RepoSpec, cache: Path, kind: str, value: str) -> GitSource:
             commit=value if kind == "commit" else None,
             ref_name=value if kind == "ref_name" else None,
             cache_dir=cache,
+            auth=auth,
             ignore="!*",
             recurse_submodules=submodules,
         )

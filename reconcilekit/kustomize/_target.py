@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._config import TransformerConfig
 from ._errors import (
@@ -59,6 +59,9 @@ from ._resource import WorkResource
 from ._schema import check_kustomization
 from ._vars import attach_vars, resolve_vars
 from ._yaml import load_documents, load_kustomization_documents
+
+if TYPE_CHECKING:
+    from ..git import GitAuth
 
 __all__ = ["KUSTOMIZATION_FILE_NAMES", "RootLoader", "build_work", "load_resources_text"]
 
@@ -678,7 +681,11 @@ def _origin_text(origin: Mapping[str, Any]) -> str:
 
 
 def build_work(
-    path: str | os.PathLike[str], *, allow_remote: bool = False, restrict: bool = True
+    path: str | os.PathLike[str],
+    *,
+    allow_remote: bool = False,
+    restrict: bool = True,
+    remote_auth: Mapping[str, GitAuth] | None = None,
 ) -> list[WorkResource]:
     """Run a full build and return the finished, sorted working resources."""
     p = Path(path)
@@ -687,7 +694,7 @@ def build_work(
     if not p.is_dir():
         raise MissingFileError(str(p), "must build at a directory holding a kustomization")
     root = p.resolve()
-    fetcher = RemoteFetcher() if allow_remote else None
+    fetcher = RemoteFetcher(remote_auth) if allow_remote else None
     loader = RootLoader(root, allow_remote=allow_remote, restrict=restrict, fetcher=fetcher)
     try:
         return _build_top(loader)

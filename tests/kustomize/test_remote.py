@@ -21,6 +21,7 @@ import yaml
 
 from reconcilekit import TemporaryError, TerminalError
 from reconcilekit.cli import main
+from reconcilekit.git import GitAuth
 from reconcilekit.kustomize import (
     CycleError,
     FileOutsideRootError,
@@ -31,8 +32,14 @@ from reconcilekit.kustomize import (
     build,
     to_yaml,
 )
-from reconcilekit.kustomize._remote import RemoteFetcher, parse_repo_spec, redact
-from reconcilekit.testing._fixtures_git import GitDaemon, GitHttpServer, GitRepoFactory, WorkRepo
+from reconcilekit.kustomize._remote import RemoteFetcher, auth_for, parse_repo_spec, redact
+from reconcilekit.testing._fixtures_git import (
+    GitDaemon,
+    GitHttpServer,
+    GitRepoFactory,
+    GitSshServer,
+    WorkRepo,
+)
 from reconcilekit.testing._servers import find_program, free_port
 
 DEPLOYMENT = """\
@@ -453,6 +460,29 @@ def test_smart_http_with_credentials_and_redaction(
     with pytest.raises(RemoteBaseError) as denied:
         build(overlay(tmp_path / "denied", f"git::{wrong}//deploy/base?ref=v1"), allow_remote=True)
     assert "wrong" not in str(denied.value)
+
+
+def test_ssh_with_remote_auth(
+    tmp_path: Path, git_ssh_server: GitSshServer, base_repo: tuple[WorkRepo, dict[str, str]]
+) -> None:
+    repo, _ = base_repo
+    srv = git_ssh_server
+    url = srv.url(repo.name)
+    root = overlay(tmp_path, f"{url}//deploy/base?ref=v1")
+    prefix = f"ssh://{srv.user}@127.0.0.1:{srv.port}/"
+    auth = {prefix: GitAuth(ssh_key=srv.client_key, known_hosts=srv.known_hosts)}
+    assert image_of(build(root, allow_remote=True, remote_auth=auth)) == "nginx:1.25"
+    with pytest.raises(RemoteBaseError, match="known_hosts"):
+        build(root, allow_remote=True)  # no credentials for this host: host keys must be pinned
+
+
+def test_auth_for_matches_prefixes_on_boundaries() -> None:
+    a, b = GitAuth(username="a", password="x"), GitAuth(username="b", password="y")
+    auth = {"https://git.example": a, "https://git.example/team/": b}
+    assert auth_for(auth, "https://git.example/org/repo.git") is a
+    assert auth_for(auth, "https://git.example/team/repo.git") is b
+    assert auth_for(auth, "https://git.example.evil/org/repo.git") is None
+    assert auth_for(auth, "ssh://git@git.example/org/repo.git") is None
 
 
 def test_file_url(tmp_path: Path, base_repo: tuple[WorkRepo, dict[str, str]]) -> None:
