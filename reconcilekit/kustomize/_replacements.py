@@ -73,72 +73,170 @@ def _lookup(node: Any, parts: Sequence[str]) -> list[Any]:
     return []
 
 
-def _set(node: Any, parts: Sequence[str], value: Any, create: bool, opts: Mapping[str, Any]) -> int:
-    """Set ``value`` at every place ``parts`` reaches; return how many were set."""
-    head, rest = parts[0], parts[1:]
+class _PathError(Exception):
+    """A target field path does not fit the object's shape (kyaml refuses it, create or not)."""
+
+
+# kyaml's placeholder for a field or list item that ``options.create`` made: its value's kind, untyped.
+_CREATED: Any = object()
+_INDEX = re.compile(r"^[+-]?[0-9]+$")
+
+
+def _new_node(next_part: str | None) -> Any:
+    """What kyaml creates for a missing path part, from the part after it (getPathPartKind)."""
+    if next_part is None:
+        return _CREATED
+    if (next_part.startswith("[") and next_part.endswith("]")) or (
+        _INDEX.match(next_part) and int(next_part) >= 0
+    ):
+        return []
+    return {}
+
+
+def _kind(node: Any) -> str:
+    if isinstance(node, dict):
+        return "MappingNode"
     if isinstance(node, list):
-        if head == "*":
-            return sum(
-                _set(child, rest, value, create, opts) if rest else _replace_item(node, i, value, opts)
-                for i, child in enumerate(node)
-            )
-        m = re.match(r"^\[(.+?)=(.*)\]$", head)
-        if m:
-            k, v = m.group(1), m.group(2)
-            count = 0
-            for i, child in enumerate(node):
-                if isinstance(child, dict) and str(child.get(k)) == v:
-                    count += (
-                        _set(child, rest, value, create, opts)
-                        if rest
-                        else _replace_item(node, i, value, opts)
-                    )
-            if count == 0 and create and rest:
-                child = {k: v}
-                node.append(child)
-                count = _set(child, rest, value, create, opts)
-            return count
-        if head.lstrip("-").isdigit():
-            i = int(head)
-            if -len(node) <= i < len(node):
-                return (
-                    _set(node[i], rest, value, create, opts) if rest else _replace_item(node, i, value, opts)
-                )
-        return 0
-    if not isinstance(node, dict):
-        return 0
+        return "SequenceNode"
+    return "ScalarNode"
+
+
+def _need_list(node: Any) -> list[Any]:
+    if not isinstance(node, list):
+        raise _PathError(f"wrong node kind: expected SequenceNode but got {_kind(node)}")
+    return node
+
+
+def _match_text(value: Any) -> str | None:
+    """The text a ``[field=regex]`` part is matched against (scalars only)."""
+    if isinstance(value, dict | list) or value is None:
+        return None
+    return value.strip() if isinstance(value, str) else _scalar_text(value)
+
+
+def _search(pattern: str, text: str) -> bool:
+    try:
+        return re.search(pattern, text) is not None
+    except re.error as exc:
+        raise _PathError(f"invalid regular expression {pattern!r}: {exc}") from None
+
+
+def _targets(node: Any, parts: Sequence[str], create: bool) -> list[tuple[Any, Any]]:
+    """Where ``parts`` leads, as (container, key) pairs - kyaml's PathMatcher, which replacements use.
+
+    A number indexes a list (with ``create``, index == length appends); ``[field=regex]`` picks the list
+    items whose field matches the regular expression anywhere (``[=regex]`` for scalar items), creating
+    ``{field: value}`` when none does; ``*`` is every item of a list; anything else is a map key, created
+    as a list or map after what follows it. Shapes that do not fit raise :class:`_PathError`.
+    """
+    head, rest = parts[0], parts[1:]
+    next_part = rest[0] if rest else None
+    if _INDEX.match(head) and int(head) >= 0:
+        items = _need_list(node)
+        i = int(head)
+        if i == len(items) and create:
+            items.append(_new_node(next_part))
+        if i >= len(items):
+            raise _PathError(f"index {i} specified but only {len(items)} elements found")
+        return _targets(items[i], rest, create) if rest else [(items, i)]
+    if head.startswith("[") and head.endswith("]"):
+        items = _need_list(node)
+        field, sep, pattern = head[1:-1].partition("=")
+        if not sep:
+            raise _PathError(f"fieldPath part {head} is not of the form [field=value]")
+        found = _select(items, field, pattern, rest, create)
+        if not found and create:
+            created = _resolved(pattern) if not field else {field: _resolved(pattern)}
+            items.append(created)
+            found = _select(items, field, pattern, rest, create)
+        return found
     if head == "*":
-        return sum(
-            _set(child, rest, value, create, opts) if rest else _replace_key(node, key, value, opts)
-            for key, child in list(node.items())
-        )
-    if not rest:
-        if head not in node and not create:
-            return 0
-        return _replace_key(node, head, value, opts)
-    child = node.get(head)
-    if child is None:
+        items = _need_list(node)
+        every: list[tuple[Any, Any]] = []
+        for i, child in enumerate(items):
+            every.extend(_targets(child, rest, create) if rest else [(items, i)])
+        return every
+    if not isinstance(node, dict):
+        raise _PathError(f"wrong node kind: expected MappingNode but got {_kind(node)}")
+    if head not in node:
         if not create:
-            return 0
-        child = [] if rest[0].startswith("[") else {}
-        node[head] = child
-    return _set(child, rest, value, create, opts)
+            return []
+        node[head] = _new_node(next_part)
+    if not rest:
+        return [(node, head)]
+    if node[head] is None:
+        raise _PathError(f"field {head} is null")
+    return _targets(node[head], rest, create)
 
 
-def _delimited(old: Any, value: Any, opts: Mapping[str, Any]) -> Any:
-    delimiter = opts.get("delimiter")
-    if not delimiter:
+def _select(
+    items: list[Any], field: str, pattern: str, rest: Sequence[str], create: bool
+) -> list[tuple[Any, Any]]:
+    found: list[tuple[Any, Any]] = []
+    for i, child in enumerate(items):
+        if not field:
+            # kyaml returns the matching scalar item itself; the parts after it are not walked.
+            text = _match_text(child)
+            if text is not None and _search(pattern, text):
+                found.append((items, i))
+            continue
+        if not isinstance(child, dict):
+            continue
+        text = _match_text(child.get(field))
+        if text is None or not _search(pattern, text):
+            continue
+        found.extend(_targets(child, rest, create) if rest else [(items, i)])
+    return found
+
+
+def _resolved(text: str) -> Any:
+    """A scalar kyaml writes without a tag: it reads back as whatever the plain text is (80 is a number)."""
+    if not text:
+        return text
+    try:
+        parsed = load_documents(f"v: {text}\n", "replacement")[0]
+    except KustomizationError:
+        return text
+    value = parsed.get("v") if isinstance(parsed, dict) else None
+    if isinstance(value, bool | int | float) or (value is None and text in ("null", "Null", "NULL", "~")):
         return value
+    return text
+
+
+def _delimited(old: Any, value: Any, opts: Mapping[str, Any]) -> str:
+    """kyaml's delimiter option: replace part ``index`` of the target; past the end appends one part,
+    a negative index prepends."""
+    delimiter = str(opts.get("delimiter"))
     parts = str(old if old is not None else "").split(delimiter)
     index = int(opts.get("index") or 0)
-    if index >= len(parts):
-        parts.extend([""] * (index - len(parts) + 1))
-        parts[index] = str(value)
-    elif index < 0:
-        parts.insert(0, str(value))
+    text = _scalar_text(value)
+    if index < 0:
+        parts.insert(0, text)
+    elif index >= len(parts):
+        parts.append(text)
     else:
-        parts[index] = str(value)
+        parts[index] = text
     return delimiter.join(parts)
+
+
+def _set_value(container: Any, key: Any, value: Any, opts: Mapping[str, Any], where: str, fp: str) -> None:
+    old = container[key]
+    delimiter = opts.get("delimiter")
+    if old is _CREATED:
+        if isinstance(value, dict | list):
+            container[key] = _copy(value)
+            return
+        container[key] = _resolved(_delimited("", value, opts) if delimiter else _scalar_text(value))
+        return
+    if delimiter:
+        if isinstance(old, dict | list):
+            raise KustomizationError(where, "delimiter option can only be used with scalar nodes")
+        container[key] = _delimited(old, value, opts)
+        return
+    if old is None and not isinstance(value, dict | list):
+        # kyaml writes the text into the null node, which then cannot be read back.
+        raise KustomizationError(where, f'cannot set null field "{fp}" to {_scalar_text(value)!r}')
+    container[key] = _typed(old, value)
 
 
 def _scalar_text(value: Any) -> str:
@@ -167,18 +265,6 @@ def _typed(old: Any, value: Any) -> Any:
     if isinstance(old, int | float):
         return parsed if isinstance(parsed, int | float) and not isinstance(parsed, bool) else text
     return value
-
-
-def _replace_key(node: dict[str, Any], key: str, value: Any, opts: Mapping[str, Any]) -> int:
-    old = node.get(key)
-    node[key] = _delimited(old, value, opts) if opts.get("delimiter") else _typed(old, value)
-    return 1
-
-
-def _replace_item(node: list[Any], i: int, value: Any, opts: Mapping[str, Any]) -> int:
-    old = node[i]
-    node[i] = _delimited(old, value, opts) if opts.get("delimiter") else _typed(old, value)
-    return 1
 
 
 def _copy(value: Any) -> Any:
@@ -271,10 +357,19 @@ def apply_replacements(
                 if _rejected(res, rejects, where):
                     continue
                 for fp in target.get("fieldPaths") or ["metadata.name"]:
-                    parts = split_field_path(str(fp))
-                    count = _set(res.obj, parts, value, create, opts)
-                    if count == 0 and not create:
+                    parts = [p.strip() for p in split_field_path(str(fp)) if p.strip()]
+                    what = "find or create" if create else "find"
+                    try:
+                        found = _targets(res.obj, parts, create) if parts else []
+                    except _PathError as exc:
                         raise KustomizationError(
-                            where, f'unable to find field "{fp}" in replacement target {res.cur_id()}'
+                            where,
+                            f'unable to {what} field "{fp}" in replacement target {res.cur_id()}: {exc}',
+                        ) from None
+                    if not found:
+                        raise KustomizationError(
+                            where, f'unable to {what} field "{fp}" in replacement target {res.cur_id()}'
                         )
+                    for container, key in found:
+                        _set_value(container, key, value, opts, where, str(fp))
     return resources

@@ -11,7 +11,9 @@ Directives: ``$patch: delete`` / ``$patch: replace`` on maps and list elements; 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeGuard
+
+from ._yaml import go_format_float
 
 __all__ = ["has_builtin_schema", "schema_for", "strategic_merge"]
 
@@ -120,21 +122,44 @@ def schema_for(group: str, kind: str) -> dict[str, Any] | None:
 # kustomize (kyaml merge2) understands only $patch; other apimachinery directives are kept as fields.
 _DIRECTIVE_PREFIXES: tuple[str, ...] = ()
 
+# Returned by the list mergers when a ``$patch: delete`` list marker removes the whole field.
+_DELETE: Any = object()
+_LIST_DIRECTIVES = ("delete", "replace", "merge")
 
-def _clean(value: Any) -> Any:
-    """A patch subtree added where nothing existed: drop directives and nulls."""
-    if isinstance(value, dict):
-        out: dict[str, Any] = {}
-        for k, v in value.items():
-            if k == "$patch" or (isinstance(k, str) and k.startswith(_DIRECTIVE_PREFIXES)) or v is None:
+
+def _is_associative(ls: Any) -> TypeGuard[_ListSchema]:
+    """Whether kyaml merges this list element-wise (its schema names a merge strategy); other lists are
+    taken from the patch verbatim, directives included."""
+    return isinstance(ls, _ListSchema) and (ls.key is not None or ls.primitive_merge)
+
+
+def _clean(value: Any, schema: dict[str, Any] | None = None) -> Any:
+    """A patch subtree added where nothing existed, as kyaml walks it (merged with itself).
+
+    ``$patch`` keys and nulls go; a map marked ``$patch: delete`` goes; associative lists are merged with
+    themselves (:func:`_merge_missing`, after their own list marker); other lists are kept verbatim.
+    """
+    if not isinstance(value, dict):
+        return _copy(value)
+    out: dict[str, Any] = {}
+    for k, v in value.items():
+        if k == "$patch" or (isinstance(k, str) and k.startswith(_DIRECTIVE_PREFIXES)) or v is None:
+            continue
+        sub = schema.get(k) if schema is not None else None
+        if isinstance(v, dict):
+            if v.get("$patch") == "delete":
                 continue
-            out[k] = _clean(v)
-        return out
-    if isinstance(value, list):
-        return [
-            _clean(v) for v in value if not (isinstance(v, dict) and v.get("$patch") in ("delete", "replace"))
-        ]
-    return value
+            out[k] = _clean(v, sub if isinstance(sub, dict) else None)
+        elif isinstance(v, list):
+            if _is_associative(sub):
+                merged = _merge_self(v, sub)
+                if merged is not _DELETE:
+                    out[k] = merged
+            else:
+                out[k] = _copy(v)
+        else:
+            out[k] = v
+    return out
 
 
 def strategic_merge(base: Any, patch: Any, schema: dict[str, Any] | None) -> Any:
@@ -143,12 +168,12 @@ def strategic_merge(base: Any, patch: Any, schema: dict[str, Any] | None) -> Any
     Returns ``None`` when the patch deletes the whole object (``$patch: delete`` at the top).
     """
     if not isinstance(patch, dict):
-        return _clean(patch)
+        return _copy(patch)
     directive = patch.get("$patch")
     if directive == "delete":
         return None
     if directive == "replace" or not isinstance(base, dict):
-        return _clean(patch)
+        return _clean(patch, schema)
     for key, pval in patch.items():
         if key == "$patch" or (isinstance(key, str) and key.startswith(_DIRECTIVE_PREFIXES)):
             continue
@@ -158,11 +183,12 @@ def strategic_merge(base: Any, patch: Any, schema: dict[str, Any] | None) -> Any
         sub = schema.get(key) if schema is not None else None
         bval = base.get(key)
         if isinstance(pval, dict):
+            sub_map = sub if isinstance(sub, dict) else None
             if isinstance(bval, dict):
                 if pval.get("$patch") == "delete":
                     del base[key]
                     continue
-                merged = strategic_merge(bval, pval, sub if isinstance(sub, dict) else None)
+                merged = strategic_merge(bval, pval, sub_map)
                 if merged is None:
                     del base[key]
                 else:
@@ -170,21 +196,96 @@ def strategic_merge(base: Any, patch: Any, schema: dict[str, Any] | None) -> Any
             elif pval.get("$patch") == "delete":
                 base.pop(key, None)
             else:
-                base[key] = _clean(pval)
+                base[key] = _clean(pval, sub_map)
         elif isinstance(pval, list):
-            if isinstance(bval, list) and isinstance(sub, _ListSchema) and (sub.key or sub.primitive_merge):
-                base[key] = _merge_list(bval, pval, sub)
-            else:
+            if not _is_associative(sub):
                 # A list without merge keys is replaced by the patch's list, verbatim (directives too).
                 base[key] = _copy(pval)
+                continue
+            if isinstance(bval, list):
+                merged_list = _merge_list(bval, pval, sub)
+            else:
+                # kyaml adds the patch's list as it is (no list marker is read), then merges it with
+                # itself, which applies its items' directives: `- {name: x, $patch: delete}` leaves [].
+                merged_list = _merge_missing(pval, sub)
+            if merged_list is _DELETE:
+                base.pop(key, None)
+            else:
+                base[key] = merged_list
         else:
             base[key] = pval
     return base
 
 
-def _merge_list(base: list[Any], patch: list[Any], ls: _ListSchema) -> list[Any]:
-    if any(isinstance(p, dict) and p.get("$patch") == "replace" for p in patch):
-        return [_clean(p) for p in patch if not (isinstance(p, dict) and p.get("$patch") == "replace")]
+def _list_directive(patch: list[Any]) -> str | None:
+    """The list's own ``$patch`` marker, read as kyaml reads it: the first map item that has a ``$patch``
+    key decides, and it is a marker only when ``$patch`` is its sole key (else the list merges)."""
+    for p in patch:
+        if isinstance(p, dict) and "$patch" in p:
+            value = p["$patch"]
+            if len(p) == 1 and value in _LIST_DIRECTIVES:
+                return str(value)
+            return None
+    return None
+
+
+def _elide(patch: list[Any], directive: str) -> list[Any]:
+    """Remove the marker as kyaml does: every map item whose ``$patch`` equals the marker's value goes
+    (keyed items too), and so do empty and null items."""
+    return [
+        p
+        for p in patch
+        if p is not None and p != {} and not (isinstance(p, dict) and p.get("$patch") == directive)
+    ]
+
+
+def _merge_self(patch: list[Any], ls: _ListSchema) -> Any:
+    """An associative list inside an added subtree: its marker applies (delete drops the field), then it
+    merges with itself."""
+    directive = _list_directive(patch)
+    if directive == "delete":
+        return _DELETE
+    if directive is not None:
+        patch = _elide(patch, directive)
+    return _merge_missing(patch, ls)
+
+
+def _present(value: Any) -> bool:
+    return value is not None and value != ""
+
+
+def _merge_missing(patch: list[Any], ls: _ListSchema) -> list[Any]:
+    """An associative list merged into nothing (kyaml walks the patch's list against itself).
+
+    No list marker is read here (kyaml adds the list before looking at it); items marked ``$patch: delete``
+    go, other items lose their directives. See :func:`_merge_keyed` for items without a key.
+    """
+    key = ls.key
+    if key is None:
+        return [_copy(v) for v in patch]
+    if ls.extra_keys and any(isinstance(e, dict) and any(k in e for k in ls.extra_keys) for e in patch):
+        # Several keys: kyaml deletes by every key some item has; an item lacking one of those keys is
+        # not found, so it stays (without its directive).
+        keys = (key, *ls.extra_keys)
+        valid = [k for k in keys if any(isinstance(e, dict) and _present(e.get(k)) for e in patch)]
+        return [
+            _clean(e, ls.item)
+            for e in patch
+            if not (
+                isinstance(e, dict) and e.get("$patch") == "delete" and all(_present(e.get(k)) for k in valid)
+            )
+        ]
+    return _merge_keyed(list(patch), patch, ls, same=True)
+
+
+def _merge_list(base: list[Any], patch: list[Any], ls: _ListSchema) -> Any:
+    directive = _list_directive(patch)
+    if directive == "delete":
+        return _DELETE
+    if directive is not None:
+        patch = _elide(patch, directive)
+        if directive == "replace":
+            return _merge_missing(patch, ls)
     if ls.primitive_merge:
         seen = set(map(_hashable, patch))
         return [*patch, *(b for b in base if _hashable(b) not in seen)]
@@ -195,32 +296,121 @@ def _merge_list(base: list[Any], patch: list[Any], ls: _ListSchema) -> list[Any]
         isinstance(e, dict) and any(k in e for k in ls.extra_keys) for e in (*base, *patch)
     ):
         return _merge_multi_key(base, patch, ls)
-    index: dict[Any, int] = {}
-    for i, b in enumerate(base):
-        if isinstance(b, dict) and key in b:
-            index.setdefault(_hashable(b[key]), i)
-    used: set[int] = set()
-    deleted: set[int] = set()
-    out: list[Any] = []
-    for p in patch:
-        if not isinstance(p, dict) or key not in p:
-            out.append(_clean(p))
+    return _merge_keyed(base, patch, ls, same=False)
+
+
+def _key_text(item: Any, key: str) -> str | None:
+    """An item's merge-key value as kyaml compares it (text; 80 equals "80"), ``None`` without the key."""
+    if not isinstance(item, dict) or key not in item:
+        return None
+    value = item[key]
+    if value is None or isinstance(value, dict | list):
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return go_format_float(value)
+    return str(value)
+
+
+def _prune(items: list[Any]) -> None:
+    """kyaml's ElementSetter drops null and empty-map items from any list it edits."""
+    if any(e is None or e == {} for e in items):
+        items[:] = [e for e in items if e is not None and e != {}]
+
+
+def _remove_keyed(items: list[Any], key: str, text: str) -> None:
+    """Delete every item whose key is ``text`` - or, for ``""``, every item that has the key at all."""
+    _prune(items)
+    items[:] = [
+        e
+        for e in items
+        if not (isinstance(e, dict) and key in e and (text == "" or _key_text(e, key) == text))
+    ]
+
+
+def _put(items: list[Any], elem: Any, key: str, text: str) -> None:
+    """Replace every item keyed ``text`` with ``elem``, or append it."""
+    _prune(items)
+    found = False
+    for i, e in enumerate(items):
+        if _key_text(e, key) == text:
+            items[i] = elem
+            found = True
+    if not found:
+        items.append(elem)
+
+
+def _first(items: list[Any], key: str, text: str) -> int | None:
+    for i, e in enumerate(items):
+        if _key_text(e, key) == text:
+            return i
+    return None
+
+
+def _merge_keyed(dest: list[Any], patch: list[Any], ls: _ListSchema, same: bool) -> list[Any]:
+    """A list merged by one key, step by step as kyaml's associative-sequence walk does it.
+
+    Key values are visited in order, the patch's first, then the original's; each pairs the first item
+    with that key on both sides: ``$patch: delete`` removes the key's items from the original, a new item
+    is added (without directives), a matched item merges in place. The original's remaining items are then
+    set over the result, in order - so an item the patch marks ``$patch: replace`` stays as it was. Items
+    without the key behave as kyaml makes them: one in the patch removes every keyed original item, one in
+    the original (or, when ``same``, in the patch merged into nothing) leaves only itself.
+    ``same`` means ``dest`` is the patch's own list (merged with itself).
+    """
+    key = str(ls.key)
+    texts: list[str] = []
+    seen: set[str] = set()
+    for e in patch if same else (*patch, *dest):
+        text = _key_text(e, key) or ""
+        if text not in seen:
+            seen.add(text)
+            texts.append(text)
+    if not texts:
+        return dest
+    items: list[Any] = []
+    for text in texts:
+        if text == "":
+            _remove_keyed(dest, key, "")
             continue
-        found = index.get(_hashable(p[key]))
-        if p.get("$patch") == "delete":
-            if found is not None:
-                deleted.add(found)
-            continue
-        if found is None:
-            out.append(_clean(p))
+        di = _first(dest, key, text)
+        if same:
+            if di is None:
+                continue
+            elem = dest[di]
+            if elem.get("$patch") == "delete":
+                val = None
+            else:
+                # Merged with itself: the item loses its directives where it stands.
+                val = dest[di] = _clean(elem, ls.item)
         else:
-            i = found
-            used.add(i)
-            merged = strategic_merge(base[i], p, ls.item)
-            if merged is not None:
-                out.append(merged)
-    out.extend(b for i, b in enumerate(base) if i not in used and i not in deleted)
-    return out
+            oi = _first(patch, key, text)
+            orig = patch[oi] if oi is not None else None
+            directive = orig.get("$patch") if orig is not None else None
+            if di is None:
+                val = None if orig is None or directive == "delete" else _clean(orig, ls.item)
+            elif orig is None:
+                val = dest[di]
+            elif directive == "delete":
+                val = None
+            elif directive == "replace":
+                val = _clean(orig, ls.item)
+            else:
+                val = strategic_merge(dest[di], orig, ls.item)
+        if val is None or val == {}:
+            _remove_keyed(dest, key, text)
+            continue
+        _put(items, val, key, text)
+    for e in list(dest):
+        own = _key_text(e, key)
+        if own is None:
+            items[:] = [e]
+        else:
+            _put(items, e, key, own)
+    return items
 
 
 def _merge_multi_key(base: list[Any], patch: list[Any], ls: _ListSchema) -> list[Any]:
@@ -260,7 +450,7 @@ def _merge_multi_key(base: list[Any], patch: list[Any], ls: _ListSchema) -> list
             for b in out
         )
         if not partial:
-            new.append(_clean(p))
+            new.append(_clean(p, ls.item))
     return [*new, *out]
 
 
