@@ -12,6 +12,7 @@ restricts cloned roots. :func:`fetch_http_file` reads a plain HTTP(S) URL that n
 from __future__ import annotations
 
 import base64
+import contextlib
 import re
 import shutil
 import tempfile
@@ -20,8 +21,9 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Awaitable, Callable, Mapping
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 import attrs
@@ -121,7 +123,7 @@ def _parse_duration(value: str) -> float | None:
 
 def _parse_query(query: str) -> tuple[str, float, bool]:
     try:
-        values = urllib.parse.parse_qs(query, keep_blank_values=True, strict_parsing=bool(query))
+        values = urllib.parse.parse_qs(query, keep_blank_values=True)
     except ValueError:
         # kustomize falls back to its defaults when the query does not parse.
         return "", DEFAULT_TIMEOUT, True
@@ -249,12 +251,15 @@ def fetch_http_file(url: str, *, kustomization: str, timeout: float = DEFAULT_TI
         user = urllib.parse.unquote(parts.username)
         password = urllib.parse.unquote(parts.password or "")
         token = base64.b64encode(f"{user}:{password}".encode()).decode()
-        request.add_header("Authorization", f"Basic {token}")
+        # Unredirected: a redirect to another host must not carry the credentials along.
+        request.add_unredirected_header("Authorization", f"Basic {token}")
     shown = redact(url)
+    opener = urllib.request.build_opener(_HttpOnlyRedirects)
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310  # http(s) only
+        with opener.open(request, timeout=timeout) as response:
             data: bytes = response.read(MAX_FILE_BYTES + 1)
     except urllib.error.HTTPError as exc:
+        exc.close()  # it holds the response (and its socket) open
         if parses_as_repo(url):
             return None
         raise RemoteBaseError(kustomization, shown, f"HTTP status {exc.code} ({exc.reason})") from None
@@ -270,6 +275,22 @@ def fetch_http_file(url: str, *, kustomization: str, timeout: float = DEFAULT_TI
     return data
 
 
+class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
+    # urllib would also follow a redirect to ftp://; a manifest URL stays on http(s).
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: Any,
+        code: int,
+        msg: str,
+        headers: Any,
+        newurl: str,
+    ) -> urllib.request.Request | None:
+        if urllib.parse.urlsplit(newurl).scheme.lower() not in ("http", "https"):
+            raise urllib.error.HTTPError(newurl, code, f"redirect to {redact(newurl)} refused", headers, fp)
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
 def parses_as_repo(url: str) -> bool:
     """Whether ``url`` parses as a kustomize Git URL (:func:`parse_repo_spec`)."""
     try:
@@ -279,22 +300,26 @@ def parses_as_repo(url: str) -> bool:
     return True
 
 
-def _run(fn: Callable[[], Awaitable[T]], timeout: float) -> T:
+def _run(fn: Callable[[], Awaitable[T]], timeout: float, on_late: Callable[[], None]) -> T:
     # build() is synchronous and may be called from inside a running event loop, so the async fetch runs
     # on its own loop in its own thread. pygit2 cannot be interrupted: on timeout the (daemon) thread is
-    # abandoned and the build fails; its cache directory is removed with the rest of the build's.
+    # abandoned and the build fails; when it ends at last, on_late removes what it wrote meanwhile.
     box: list[tuple[bool, object]] = []
+    abandoned = threading.Event()
 
     def work() -> None:
         try:
             box.append((True, anyio.run(fn)))
         except BaseException as exc:  # handed to the caller's thread as is
             box.append((False, exc))
+        if abandoned.is_set():
+            on_late()
 
     thread = threading.Thread(target=work, name="rk-kustomize-remote", daemon=True)
     thread.start()
     thread.join(timeout)
     if thread.is_alive() or not box:
+        abandoned.set()
         raise TimeoutError(f"no answer within {timeout:g}s")
     ok, value = box[0]
     if not ok:
@@ -368,7 +393,7 @@ class RemoteFetcher:
             cache = self._tmp / f"{self.fetches}"
             source = _source(spec, cache, kind, value, auth_for(self.auth, spec.repo_url))
             try:
-                artifact = _run(source.fetch, spec.timeout)
+                artifact = _run(source.fetch, spec.timeout, partial(_remove, cache))
             except RefNotFoundError:
                 continue
             except TimeoutError as exc:
@@ -379,6 +404,12 @@ class RemoteFetcher:
                 raise RemoteBaseError(kustomization, shown, exc.message) from None
             return Path(artifact.path).resolve()
         raise RemoteRefNotFoundError(kustomization, shown, ref or "HEAD")
+
+
+def _remove(cache: Path) -> None:
+    shutil.rmtree(cache, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        cache.parent.rmdir()  # the build's directory, once the build has closed it and nothing else is left
 
 
 def auth_for(auth: Mapping[str, GitAuth], repo_url: str) -> GitAuth | None:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import socket
 import subprocess
+import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -491,15 +492,38 @@ def test_file_url(tmp_path: Path, base_repo: tuple[WorkRepo, dict[str, str]]) ->
     assert image_of(build(root, allow_remote=True)) == "nginx:1.27"
 
 
+AUTH_SEEN: list[tuple[str, str | None]] = []
+
+
 @pytest.fixture
 def http_files(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    """A plain HTTP file server on loopback serving a scratch directory."""
+    """A plain HTTP file server on loopback serving a scratch directory.
+
+    ``/redirect/<p>`` redirects to ``/<p>``, ``/ftp`` to an ``ftp://`` URL; every request's path and
+    Authorization header is recorded in ``AUTH_SEEN``.
+    """
     served = tmp_path / "served"
     served.mkdir()
+    AUTH_SEEN.clear()
 
     class Quiet(SimpleHTTPRequestHandler):
         def log_message(self, format: str, *args: object) -> None:  # the base class's signature
             pass
+
+        def do_GET(self) -> None:  # http.server dispatches on this name
+            AUTH_SEEN.append((self.path, self.headers.get("Authorization")))
+            target = None
+            if self.path.startswith("/redirect/"):
+                target = self.path.removeprefix("/redirect")
+            elif self.path == "/ftp":
+                target = "ftp://127.0.0.1/cm.yaml"
+            if target is None:
+                super().do_GET()
+                return
+            self.send_response(302)
+            self.send_header("Location", target)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
 
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(Quiet, directory=str(served)))
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
@@ -521,6 +545,17 @@ def test_plain_http_file_resource(tmp_path: Path, http_files: tuple[str, Path]) 
         build(overlay(tmp_path / "missing", f"{base}/missing.yaml"), allow_remote=True)
 
 
+def test_http_credentials_not_forwarded_on_redirect(tmp_path: Path, http_files: tuple[str, Path]) -> None:
+    base, served = http_files
+    write(served / "cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: fetched\n")
+    url = base.replace("://", "://bob:s3cret@") + "/redirect/cm.yaml"
+    assert names(build(overlay(tmp_path / "ok", url), allow_remote=True)) == ["ConfigMap/fetched"]
+    assert [(p, a is not None) for p, a in AUTH_SEEN] == [("/redirect/cm.yaml", True), ("/cm.yaml", False)]
+    with pytest.raises(RemoteBaseError, match="302") as info:
+        build(overlay(tmp_path / "ftp", base.replace("://", "://bob:s3cret@") + "/ftp"), allow_remote=True)
+    assert "s3cret" not in str(info.value)
+
+
 def test_plain_http_file_matches_kubectl(tmp_path: Path, http_files: tuple[str, Path]) -> None:
     kubectl = find_program("kubectl", package="kubectl")
     base, served = http_files
@@ -534,8 +569,8 @@ def test_plain_http_file_matches_kubectl(tmp_path: Path, http_files: tuple[str, 
 
 
 @pytest.fixture
-def silent_server() -> Iterator[int]:
-    """A loopback TCP port that accepts connections and never answers."""
+def silent_server() -> Iterator[tuple[int, Callable[[], None]]]:
+    """A loopback TCP port that accepts connections and never answers, and a function that hangs up."""
     listener = socket.create_server(("127.0.0.1", 0))
     held: list[socket.socket] = []
     stop = threading.Event()
@@ -548,24 +583,39 @@ def silent_server() -> Iterator[int]:
             except OSError:
                 continue
 
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield listener.getsockname()[1]
-    finally:
+    def hang_up() -> None:
         stop.set()
         thread.join(5)
         for conn in held:
             conn.close()
+        held.clear()
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1], hang_up
+    finally:
+        hang_up()
         listener.close()
 
 
-def test_timeout_query_is_honoured(tmp_path: Path, silent_server: int) -> None:
-    root = overlay(tmp_path, f"git://127.0.0.1:{silent_server}/slow.git//deploy?ref=v1&timeout=1")
+def test_timeout_query_is_honoured(
+    tmp_path: Path, silent_server: tuple[int, Callable[[], None]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port, hang_up = silent_server
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    root = overlay(tmp_path, f"git://127.0.0.1:{port}/slow.git//deploy?ref=v1&timeout=1")
     started = time.monotonic()
     with pytest.raises(RemoteUnavailableError, match="no answer within 1s"):
         build(root, allow_remote=True)
     assert time.monotonic() - started < 10
+    hang_up()  # the abandoned fetch fails now and removes what it wrote after the build ended
+    deadline = time.monotonic() + 10
+    while list(scratch.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert list(scratch.iterdir()) == []
 
 
 # ------------------------------------------------------------------------------------------- CLI
@@ -593,9 +643,6 @@ def test_snapshots_removed_after_build(
     repo, _ = base_repo
     scratch = tmp_path / "tmp"
     scratch.mkdir()
-    monkeypatch.setenv("TMPDIR", str(scratch))
-    import tempfile
-
-    monkeypatch.setattr(tempfile, "tempdir", None)  # re-read TMPDIR
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     build(overlay(tmp_path, f"{git_daemon.url(repo.name)}//deploy/base?ref=v1"), allow_remote=True)
     assert list(scratch.iterdir()) == []
