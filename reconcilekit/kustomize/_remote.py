@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import anyio
 import attrs
 
-from .._errors import ConfigurationError, TemporaryError, TerminalError, redact_url
+from .._errors import TemporaryError, TerminalError, redact_url
 from ._errors import (
     FileOutsideRootError,
     LimitExceededError,
@@ -391,8 +391,8 @@ class RemoteFetcher:
         for kind, value in attempts:
             self.fetches += 1
             cache = self._tmp / f"{self.fetches}"
-            source = _source(spec, cache, kind, value, auth_for(self.auth, spec.repo_url))
             try:
+                source = _source(spec, cache, kind, value, auth_for(self.auth, spec.repo_url))
                 artifact = _run(source.fetch, spec.timeout, partial(_remove, cache))
             except RefNotFoundError:
                 continue
@@ -432,25 +432,16 @@ def auth_for(auth: Mapping[str, GitAuth], repo_url: str) -> GitAuth | None:
 def _source(spec: RepoSpec, cache: Path, kind: str, value: str, auth: GitAuth | None) -> GitSource:
     from ..git import GitSource
 
-    def make(submodules: bool) -> GitSource:
-        # kustomize reads every file of its checkout: "!*" re-includes what Flux's default exclusions and
-        # .sourceignore files would leave out of a GitSource snapshot.
-        return GitSource(
-            spec.repo_url,
-            branch=value if kind == "branch" else None,
-            tag=value if kind == "tag" else None,
-            commit=value if kind == "commit" else None,
-            ref_name=value if kind == "ref_name" else None,
-            cache_dir=cache,
-            auth=auth,
-            ignore="!*",
-            recurse_submodules=submodules,
-        )
-
-    try:
-        return make(spec.submodules)
-    except ConfigurationError:
-        if not spec.submodules:
-            raise
-        # A GitSource without submodule support refuses recurse_submodules=True: fetch without them.
-        return make(False)
+    # kustomize reads every file of its checkout: "!*" re-includes what Flux's default exclusions and
+    # .sourceignore files would leave out of a GitSource snapshot.
+    return GitSource(
+        spec.repo_url,
+        branch=value if kind == "branch" else None,
+        tag=value if kind == "tag" else None,
+        commit=value if kind == "commit" else None,
+        ref_name=value if kind == "ref_name" else None,
+        cache_dir=cache,
+        auth=auth,
+        ignore="!*",
+        recurse_submodules=spec.submodules,
+    )

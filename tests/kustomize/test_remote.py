@@ -26,6 +26,7 @@ from reconcilekit.git import GitAuth
 from reconcilekit.kustomize import (
     CycleError,
     FileOutsideRootError,
+    MissingFileError,
     NotSupportedError,
     RemoteBaseError,
     RemoteRefNotFoundError,
@@ -484,6 +485,24 @@ def test_auth_for_matches_prefixes_on_boundaries() -> None:
     assert auth_for(auth, "https://git.example/team/repo.git") is b
     assert auth_for(auth, "https://git.example.evil/org/repo.git") is None
     assert auth_for(auth, "ssh://git@git.example/org/repo.git") is None
+
+
+def test_submodules_fetched_unless_disabled(
+    tmp_path: Path, git_daemon: GitDaemon, git_repos: GitRepoFactory
+) -> None:
+    lib = git_repos.create(
+        files={
+            "lib/kustomization.yaml": "resources: [cm.yaml]\n",
+            "lib/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-submodule\n",
+        }
+    )
+    app = git_repos.create(files={"app/kustomization.yaml": "resources:\n- ../vendor/lib/lib\n"})
+    app.git("-c", "protocol.file.allow=always", "submodule", "add", "-q", f"../{lib.name}", "vendor/lib")
+    app.commit({}, "vendor lib")
+    url = f"{git_daemon.url(app.name)}//app"
+    assert names(build(overlay(tmp_path / "on", url), allow_remote=True)) == ["ConfigMap/from-submodule"]
+    with pytest.raises(MissingFileError):
+        build(overlay(tmp_path / "off", f"{url}?submodules=false"), allow_remote=True)
 
 
 def test_file_url(tmp_path: Path, base_repo: tuple[WorkRepo, dict[str, str]]) -> None:
