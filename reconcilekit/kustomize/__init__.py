@@ -34,11 +34,12 @@ Security and limits:
   ``git@host:org/repo.git//dir``, ``file:///abs/repo.git//dir``, ``github.com/org/repo/dir``, and also
   ``git://host/repo.git//dir`` - with ``?ref=`` (or ``?version=``) a tag, branch or full commit SHA (tags
   win over branches, as in ``git fetch``), ``?timeout=`` (seconds or a Go duration, default 27s, for the whole
-  fetch) and ``?submodules=`` (honoured when :class:`~reconcilekit.git.GitSource` supports submodules).
-  Each repository@ref is fetched once per build (with GitSource, into a temporary directory removed when
-  the build ends). The kustomization directory in the repository becomes a new root, always root-only
-  restricted, and its bases must stay inside the repository (:class:`FileOutsideRootError`); cycles through
-  remote bases raise :class:`CycleError`. An ``http(s)://`` URL without Git markers (``//``, ``.git``,
+  fetch) and ``?submodules=`` (default true: submodules are fetched too). Each repository@ref is fetched
+  once per build (with :class:`~reconcilekit.git.GitSource`, into a temporary directory removed when the
+  build ends); credentials come from ``remote_auth`` (by URL prefix) or the URL itself. The kustomization
+  directory in the repository becomes a new root, always root-only restricted, and its bases must stay
+  inside the repository (:class:`FileOutsideRootError`); cycles through remote bases raise
+  :class:`CycleError`. An ``http(s)://`` URL without Git markers (``//``, ``.git``,
   ``_git/``, ``?ref=``) is first read as one manifest file, as kustomize does. Fetch failures raise
   :class:`RemoteBaseError` (:class:`RemoteRefNotFoundError` for a missing ref) or, when they may pass,
   :class:`RemoteUnavailableError` (a :class:`~reconcilekit.TemporaryError`).

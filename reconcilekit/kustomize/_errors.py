@@ -67,7 +67,8 @@ class UnknownFieldError(KustomizationError):
 
 
 class NotSupportedError(KustomizationError):
-    """A real kustomize feature this engine does not implement (plugins, Helm, remote bases...)."""
+    """A real kustomize feature this engine does not implement (plugins, Helm...), or a remote URL refused
+    because the build does not allow remote content (``allow_remote=False``)."""
 
 
 class PatchTargetNotFoundError(KustomizationError):

@@ -330,13 +330,15 @@ def test_overlay_on_remote_base_equals_local_copy(
     assert any(n.startswith("ConfigMap/prod-web-config-") for n in names(remote))
 
 
+@pytest.mark.parametrize("ref", ["v1", "feature", "sha-of-main"])
 def test_overlay_matches_kubectl_with_file_url(
-    tmp_path: Path, base_repo: tuple[WorkRepo, dict[str, str]]
+    tmp_path: Path, base_repo: tuple[WorkRepo, dict[str, str]], ref: str
 ) -> None:
     kubectl = find_program("kubectl", package="kubectl")
-    repo, _ = base_repo
+    repo, shas = base_repo
+    ref = shas["main"] if ref == "sha-of-main" else ref
     extra = OVERLAY_EXTRA + "buildMetadata: [originAnnotations]\n"
-    root = overlay(tmp_path, f"file://{repo.bare}//deploy/base?ref=v1", extra)
+    root = overlay(tmp_path, f"file://{repo.bare}//deploy/base?ref={ref}", extra)
     write(root / "extra.yaml", EXTRA)
     proc = subprocess.run(
         [kubectl, "kustomize", str(root)], capture_output=True, timeout=120, check=False, env=repo.env
