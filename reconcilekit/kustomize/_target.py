@@ -179,7 +179,9 @@ class RootLoader:
         if self.fetcher is None:
             self.fetcher = RemoteFetcher()
         real, top = self.fetcher.open(spec, kfile)
-        self._check_cycle(real)
+        if any(visited == real or visited.is_relative_to(real) for visited in self.chain):
+            # Name the URL: the snapshot's temporary path would mean nothing to the reader.
+            raise CycleError(kfile, f"cycle detected: remote base {redact(ref)!r} contains a visited root")
         return RootLoader(
             real, self.chain, allow_remote=True, restrict=True, fetcher=self.fetcher, repo=spec, repo_top=top
         )

@@ -443,7 +443,7 @@ def test_cycle_across_remotes(tmp_path: Path, git_daemon: GitDaemon, git_repos: 
     a.commit({"k/kustomization.yaml": f"resources:\n- {b_url}//k?ref=main\n"})
     b.commit({"k/kustomization.yaml": f"resources:\n- {a_url}//k?ref=main\n"})
     root = overlay(tmp_path, f"{a_url}//k?ref=main")
-    with pytest.raises(CycleError):
+    with pytest.raises(CycleError, match=f"cycle detected: remote base '{a_url}//k\\?ref=main'"):
         build(root, allow_remote=True)
 
 
