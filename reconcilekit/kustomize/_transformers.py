@@ -7,12 +7,14 @@ references to the renamed objects inside the set, as kustomize does at the end o
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
 import attrs
 
 from .._model import Context, Resource, ResourceSet
@@ -362,7 +364,10 @@ class Kustomize:
             real = directory.resolve()
             if not real.is_relative_to(root):
                 raise MissingFileError(str(directory), f"is outside the artifact at {root}")
-        built = build_work(directory, allow_remote=self.allow_remote)
+        # A build reads many files (and may fetch remote bases): keep it off the event loop.
+        built = await anyio.to_thread.run_sync(
+            functools.partial(build_work, directory, allow_remote=self.allow_remote)
+        )
         return ResourceSet([*resources, *(Resource(w.obj) for w in built)])
 
 
