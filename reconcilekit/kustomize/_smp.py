@@ -11,6 +11,7 @@ Directives: ``$patch: delete`` / ``$patch: replace`` on maps and list elements; 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, TypeGuard
 
 from ._yaml import go_format_float
@@ -39,23 +40,27 @@ _OBJECT_META: dict[str, Any] = {
     "finalizers": _ListSchema(None, primitive_merge=True),
     "ownerReferences": _ListSchema("uid"),
 }
+# The merge keys of the OpenAPI document kustomize v5 embeds (Kubernetes 1.21): fields added to the API
+# later (resizePolicy, schedulingGates, resourceClaims...) have none there, so their lists are replaced.
 _CONTAINER: dict[str, Any] = {
-    "ports": _ListSchema("containerPort"),
+    "ports": _ListSchema("containerPort", extra_keys=("protocol",)),
     "env": _ListSchema("name"),
     "volumeMounts": _ListSchema("mountPath"),
     "volumeDevices": _ListSchema("devicePath"),
-    "resizePolicy": _ListSchema("resourceName"),
+}
+_EPHEMERAL_CONTAINER: dict[str, Any] = {
+    "env": _ListSchema("name"),
+    "volumeMounts": _ListSchema("mountPath"),
+    "volumeDevices": _ListSchema("devicePath"),
 }
 _POD_SPEC: dict[str, Any] = {
     "containers": _ListSchema("name", _CONTAINER),
     "initContainers": _ListSchema("name", _CONTAINER),
-    "ephemeralContainers": _ListSchema("name", _CONTAINER),
+    "ephemeralContainers": _ListSchema("name", _EPHEMERAL_CONTAINER),
     "volumes": _ListSchema("name"),
     "imagePullSecrets": _ListSchema("name"),
     "hostAliases": _ListSchema("ip"),
     "topologySpreadConstraints": _ListSchema("topologyKey", extra_keys=("whenUnsatisfiable",)),
-    "resourceClaims": _ListSchema("name"),
-    "schedulingGates": _ListSchema("name"),
 }
 _POD_TEMPLATE: dict[str, Any] = {"metadata": _OBJECT_META, "spec": _POD_SPEC}
 _CONDITIONS = {"conditions": _ListSchema("type")}
@@ -65,9 +70,15 @@ _WORKLOAD: dict[str, Any] = {
     "status": _CONDITIONS,
 }
 _JOB_TEMPLATE: dict[str, Any] = {"metadata": _OBJECT_META, "spec": {"template": _POD_TEMPLATE}}
+_WEBHOOKS: dict[str, Any] = {"metadata": _OBJECT_META, "webhooks": _ListSchema("name")}
+_STATUS_CONDITIONS: dict[str, Any] = {"metadata": _OBJECT_META, "status": _CONDITIONS}
 
 _KIND_SCHEMAS: dict[str, dict[str, Any]] = {
-    "Pod": {"metadata": _OBJECT_META, "spec": _POD_SPEC, "status": _CONDITIONS},
+    "Pod": {
+        "metadata": _OBJECT_META,
+        "spec": _POD_SPEC,
+        "status": {**_CONDITIONS, "podIPs": _ListSchema("ip")},
+    },
     "PodTemplate": {"metadata": _OBJECT_META, "template": _POD_TEMPLATE},
     "Deployment": _WORKLOAD,
     "ReplicaSet": _WORKLOAD,
@@ -76,7 +87,25 @@ _KIND_SCHEMAS: dict[str, dict[str, Any]] = {
     "ReplicationController": _WORKLOAD,
     "Job": _WORKLOAD,
     "CronJob": {"metadata": _OBJECT_META, "spec": {"jobTemplate": _JOB_TEMPLATE}},
-    "Service": {"metadata": _OBJECT_META, "spec": {"ports": _ListSchema("port", extra_keys=("protocol",))}},
+    "Service": {
+        "metadata": _OBJECT_META,
+        "spec": {"ports": _ListSchema("port", extra_keys=("protocol",))},
+        "status": _CONDITIONS,
+    },
+    "ServiceAccount": {"metadata": _OBJECT_META, "secrets": _ListSchema("name")},
+    "MutatingWebhookConfiguration": _WEBHOOKS,
+    "ValidatingWebhookConfiguration": _WEBHOOKS,
+    "CSINode": {"metadata": _OBJECT_META, "spec": {"drivers": _ListSchema("name")}},
+    "Node": {
+        "metadata": _OBJECT_META,
+        "spec": {"podCIDRs": _ListSchema(None, primitive_merge=True)},
+        "status": {**_CONDITIONS, "addresses": _ListSchema("type")},
+    },
+    "ComponentStatus": {"metadata": _OBJECT_META, **_CONDITIONS},
+    "Namespace": _STATUS_CONDITIONS,
+    "PersistentVolumeClaim": _STATUS_CONDITIONS,
+    "PodDisruptionBudget": _STATUS_CONDITIONS,
+    "APIService": _STATUS_CONDITIONS,
 }
 
 _BUILTIN_GROUPS = frozenset(
@@ -214,7 +243,41 @@ def strategic_merge(base: Any, patch: Any, schema: dict[str, Any] | None) -> Any
                 base[key] = merged_list
         else:
             base[key] = pval
+    if schema is not None:
+        # kyaml walks the original's fields the patch does not name too, re-setting their keyed lists.
+        for key, sub in schema.items():
+            if key not in patch:
+                _normalize_field(base, key, sub)
     return base
+
+
+def _normalize(node: Any, schema: dict[str, Any] | None) -> None:
+    """An original subtree the patch does not touch, as kyaml's walk leaves it (see :func:`_merge_keyed`)."""
+    if schema is None or not isinstance(node, dict):
+        return
+    for key, sub in schema.items():
+        _normalize_field(node, key, sub)
+
+
+def _normalize_field(node: dict[str, Any], key: str, sub: Any) -> None:
+    value = node.get(key)
+    if value is None:
+        return
+    if isinstance(sub, dict):
+        _normalize(value, sub)
+        return
+    if not (isinstance(value, list) and _is_associative(sub)) or sub.key is None:
+        return
+    texts = {_key_text(e, sub.key) for e in value}
+    if len(texts) == len(value) and None not in texts and "" not in texts:
+        # Every item keyed, no key twice: the walk changes nothing at this level.
+        for e in value:
+            _normalize(e, sub.item)
+        return
+    if sub.extra_keys:
+        node[key] = _merge_multi(value, [], sub, same=False)
+    else:
+        node[key] = _merge_keyed(value, [], sub, same=False)
 
 
 def _list_directive(patch: list[Any]) -> str | None:
@@ -250,10 +313,6 @@ def _merge_self(patch: list[Any], ls: _ListSchema) -> Any:
     return _merge_missing(patch, ls)
 
 
-def _present(value: Any) -> bool:
-    return value is not None and value != ""
-
-
 def _merge_missing(patch: list[Any], ls: _ListSchema) -> list[Any]:
     """An associative list merged into nothing (kyaml walks the patch's list against itself).
 
@@ -263,18 +322,8 @@ def _merge_missing(patch: list[Any], ls: _ListSchema) -> list[Any]:
     key = ls.key
     if key is None:
         return [_copy(v) for v in patch]
-    if ls.extra_keys and any(isinstance(e, dict) and any(k in e for k in ls.extra_keys) for e in patch):
-        # Several keys: kyaml deletes by every key some item has; an item lacking one of those keys is
-        # not found, so it stays (without its directive).
-        keys = (key, *ls.extra_keys)
-        valid = [k for k in keys if any(isinstance(e, dict) and _present(e.get(k)) for e in patch)]
-        return [
-            _clean(e, ls.item)
-            for e in patch
-            if not (
-                isinstance(e, dict) and e.get("$patch") == "delete" and all(_present(e.get(k)) for k in valid)
-            )
-        ]
+    if ls.extra_keys:
+        return _merge_multi(list(patch), patch, ls, same=True)
     return _merge_keyed(list(patch), patch, ls, same=True)
 
 
@@ -292,10 +341,8 @@ def _merge_list(base: list[Any], patch: list[Any], ls: _ListSchema) -> Any:
     key = ls.key
     if key is None:
         return [_clean(p) for p in patch]
-    if ls.extra_keys and any(
-        isinstance(e, dict) and any(k in e for k in ls.extra_keys) for e in (*base, *patch)
-    ):
-        return _merge_multi_key(base, patch, ls)
+    if ls.extra_keys:
+        return _merge_multi(base, patch, ls, same=False)
     return _merge_keyed(base, patch, ls, same=False)
 
 
@@ -377,29 +424,8 @@ def _merge_keyed(dest: list[Any], patch: list[Any], ls: _ListSchema, same: bool)
             _remove_keyed(dest, key, "")
             continue
         di = _first(dest, key, text)
-        if same:
-            if di is None:
-                continue
-            elem = dest[di]
-            if elem.get("$patch") == "delete":
-                val = None
-            else:
-                # Merged with itself: the item loses its directives where it stands.
-                val = dest[di] = _clean(elem, ls.item)
-        else:
-            oi = _first(patch, key, text)
-            orig = patch[oi] if oi is not None else None
-            directive = orig.get("$patch") if orig is not None else None
-            if di is None:
-                val = None if orig is None or directive == "delete" else _clean(orig, ls.item)
-            elif orig is None:
-                val = dest[di]
-            elif directive == "delete":
-                val = None
-            elif directive == "replace":
-                val = _clean(orig, ls.item)
-            else:
-                val = strategic_merge(dest[di], orig, ls.item)
+        oi = None if same else _first(patch, key, text)
+        val = _walk_item(dest, di, patch, oi, ls, same)
         if val is None or val == {}:
             _remove_keyed(dest, key, text)
             continue
@@ -413,45 +439,166 @@ def _merge_keyed(dest: list[Any], patch: list[Any], ls: _ListSchema, same: bool)
     return items
 
 
-def _merge_multi_key(base: list[Any], patch: list[Any], ls: _ListSchema) -> list[Any]:
-    """Lists keyed by several fields (kyaml's list-map-keys walk), as kustomize v5 leaves them.
+def _walk_item(
+    dest: list[Any], di: int | None, patch: list[Any], oi: int | None, ls: _ListSchema, same: bool
+) -> Any:
+    """One list item walked as kyaml walks it (``patch[oi]`` is the patch's item); ``None`` deletes it."""
+    if same:
+        if di is None:
+            return None
+        elem = dest[di]
+        if isinstance(elem, dict) and elem.get("$patch") == "delete":
+            # kyaml strips the directive from the item in place before deleting by key; an item the
+            # delete does not find (a key it lacks) stays, without the directive.
+            dest[di] = {k: v for k, v in elem.items() if k != "$patch"}
+            return None
+        # Merged with itself: the item loses its directives where it stands.
+        dest[di] = _clean(elem, ls.item)
+        return dest[di]
+    orig = patch[oi] if oi is not None else None
+    directive = orig.get("$patch") if isinstance(orig, dict) else None
+    if isinstance(orig, dict) and oi is not None and directive in _LIST_DIRECTIVES:
+        # kyaml strips the directive from the patch's item as it reads it: a second visit of the same
+        # item (key tuples joined by _merge_values) merges it plainly.
+        patch[oi] = {k: v for k, v in orig.items() if k != "$patch"}
+    if di is None:
+        return None if orig is None or directive == "delete" else _clean(orig, ls.item)
+    if orig is None:
+        _normalize(dest[di], ls.item)
+        return dest[di]
+    if directive == "delete":
+        return None
+    if directive == "replace":
+        return _clean(orig, ls.item)
+    return strategic_merge(dest[di], orig, ls.item)
 
-    An element matches only when every key is equal (absent equals absent); matched elements merge in
-    place, keeping the original order; unmatched patch elements go first. A patch element that lacks a
-    secondary key while an original element has the same primary key is dropped - kustomize does that.
-    """
-    keys = (str(ls.key), *ls.extra_keys)
 
-    def ident(e: dict[str, Any]) -> tuple[Any, ...]:
-        return tuple(_hashable(e.get(k)) for k in keys)
+def _fields_match(e: Any, keys: Sequence[str], values: Sequence[str]) -> bool:
+    """kyaml's ElementSetter test: ``""`` matches any value of a present field; with fewer values than
+    keys the last comparison stands for the rest."""
+    if not isinstance(e, dict):
+        return False
+    ok = False
+    for j, k in enumerate(keys):
+        if j < len(values):
+            ok = k in e and (values[j] == "" or _key_text(e, k) == values[j])
+        if not ok:
+            return False
+    return True
 
-    out = list(base)
-    new: list[Any] = []
-    for p in patch:
-        if not isinstance(p, dict) or ls.key not in p:
+
+def _element_setter(items: list[Any], elem: Any, keys: Sequence[str], values: Sequence[str]) -> None:
+    """kyaml's ElementSetter: replace every matching item with ``elem`` (or delete them when ``elem`` is
+    ``None``); append ``elem`` when nothing matched. Null and empty items are dropped on the way."""
+    mapping_setter = bool(keys) and keys[0] != "" and bool(values) and values[0] != ""
+    out: list[Any] = []
+    found = False
+    for e in items:
+        if e is None or e == {}:
             continue
-        pid = ident(p)
-        exact = next((i for i, b in enumerate(out) if isinstance(b, dict) and ident(b) == pid), None)
-        if p.get("$patch") == "delete":
-            if exact is not None:
-                del out[exact]
+        if not isinstance(e, dict) and mapping_setter:
+            out.append(e)
             continue
-        if exact is not None:
-            merged = strategic_merge(out[exact], p, ls.item)
-            if merged is None:
-                del out[exact]
-            else:
-                out[exact] = merged
+        if not _fields_match(e, keys, values):
+            if values:
+                out.append(e)
             continue
-        partial = any(
-            isinstance(b, dict)
-            and _hashable(b.get(ls.key)) == pid[0]
-            and any((k not in p) or (k not in b) for k in ls.extra_keys)
-            for b in out
-        )
-        if not partial:
-            new.append(_clean(p, ls.item))
-    return [*new, *out]
+        found = True
+        if elem is not None:
+            out.append(elem)
+    items[:] = out
+    if elem is not None and not found:
+        items.append(elem)
+
+
+def _element_index(items: list[Any], keys: Sequence[str], values: Sequence[str]) -> int | None:
+    """kyaml's ElementMatcher: the first map item whose fields all have exactly these values."""
+    for i, e in enumerate(items):
+        if isinstance(e, dict) and all(
+            k in e and _key_text(e, k) == v for k, v in zip(keys, values, strict=True)
+        ):
+            return i
+    return None
+
+
+def _valid_keys(
+    values_list: Sequence[Sequence[str]], values: Sequence[str], keys: Sequence[str]
+) -> tuple[list[str], list[str]]:
+    """kyaml's validateKeys: only the keys some item has a value for (all keys when none has)."""
+    valid = {keys[i] for vals in values_list for i, v in enumerate(vals) if v != ""}
+    if not valid:
+        return list(keys), list(values)
+    return [k for k in keys if k in valid], [v for i, v in enumerate(values) if v != "" or keys[i] in valid]
+
+
+def _merge_values(values_list: list[list[str]]) -> None:
+    """kyaml's mergeValues: key tuples that agree somewhere and differ only where one is empty become one."""
+    for i in range(len(values_list)):
+        first = values_list[i]
+        for j in range(len(values_list)):
+            second = values_list[j]
+            if len(first) != len(second):
+                continue
+            common = conflict = False
+            merged: list[str] = []
+            for a, b in zip(first, second, strict=True):
+                if a == b:
+                    common = True
+                    merged.append(a)
+                elif a and b:
+                    conflict = True
+                    break
+                else:
+                    merged.append(a or b)
+            if common and not conflict:
+                values_list[i] = merged
+                values_list[j] = merged
+
+
+def _merge_multi(dest: list[Any], patch: list[Any], ls: _ListSchema, same: bool) -> list[Any]:
+    """A list keyed by several fields (x-kubernetes-list-map-keys: Service and container ports), step by
+    step as kyaml walks it: key tuples are gathered (patch first), tuples that differ only by an absent
+    key are joined, items are paired by the keys some item has, and the original's items are set back over
+    the result - each deleted and appended again when several keys are in play, so they keep the
+    original's order after the patch's new items."""
+    keys = [str(ls.key), *ls.extra_keys]
+    values_list: list[list[str]] = []
+    seen: set[tuple[str, ...]] = set()
+    for e in patch if same else (*patch, *dest):
+        vals = [_key_text(e, k) or "" for k in keys]
+        if tuple(vals) not in seen:
+            seen.add(tuple(vals))
+            values_list.append(vals)
+    if not values_list:
+        return dest
+    _merge_values(values_list)
+    items: list[Any] = []
+    valid_keys: list[str] = keys
+    for vals in values_list:
+        valid_keys, valid_values = _valid_keys(values_list, vals, keys)
+        look_keys, look_values = _valid_keys([valid_values], valid_values, valid_keys)
+        di = _element_index(dest, look_keys, look_values)
+        oi = None if same else _element_index(patch, look_keys, look_values)
+        val = _walk_item(dest, di, patch, oi, ls, same)
+        if val is None or val == {}:
+            _element_setter(dest, None, valid_keys, valid_values)
+            continue
+        for k, v in zip(valid_keys, valid_values, strict=True):
+            if k not in val and v != "":
+                val[k] = v
+        _element_setter(items, val, valid_keys, valid_values)
+    for e in list(dest):
+        own: list[str] = []
+        for k in valid_keys:
+            if not (isinstance(e, dict) and k in e):
+                # kyaml appends an item without the key, then goes on with the keys it has.
+                items.append(e)
+                continue
+            own.append(_key_text(e, k) or "")
+        if len(valid_keys) > 1:
+            _element_setter(items, None, valid_keys, own)
+        _element_setter(items, e, valid_keys, own)
+    return items
 
 
 def _copy(value: Any) -> Any:
