@@ -58,7 +58,7 @@ from ._replacements import apply_replacements
 from ._resource import WorkResource
 from ._schema import check_kustomization
 from ._vars import attach_vars, resolve_vars
-from ._yaml import load_documents, load_kustomization_documents
+from ._yaml import go_format_float, load_documents, load_kustomization_documents
 
 if TYPE_CHECKING:
     from ..git import GitAuth
@@ -706,6 +706,29 @@ def build_work(
             fetcher.close()
 
 
+def _stringify_annotations(res: WorkResource) -> None:
+    """kustomize ends a build by writing every object's annotations back as a string map (when it drops
+    its internal build annotations), so ``port: 80`` comes out as ``port: "80"``; labels are left alone."""
+    annotations = res.metadata.get("annotations")
+    if not isinstance(annotations, dict):
+        return
+    for key, value in annotations.items():
+        if isinstance(value, str):
+            continue
+        if value is None:
+            text = "null"
+        elif isinstance(value, bool):
+            text = "true" if value else "false"
+        elif isinstance(value, float):
+            text = go_format_float(value)
+        elif isinstance(value, int):
+            text = str(value)
+        else:
+            # A map or list has no scalar text: kyaml reads it as "".
+            text = ""
+        annotations[key] = text
+
+
 def _build_top(loader: RootLoader) -> list[WorkResource]:
     top = _Target(loader, None)
     if top.kind == "Component":
@@ -736,6 +759,8 @@ def _build_top(loader: RootLoader) -> list[WorkResource]:
         for res in acc:
             labels = res.metadata.setdefault("labels", {})
             labels[_MANAGED_BY_LABEL] = _MANAGED_BY
+    for res in acc:
+        _stringify_annotations(res)
     sort_opts = top.k.get("sortOptions") or {}
     order = sort_opts.get("order") or "legacy"
     if order == "legacy":

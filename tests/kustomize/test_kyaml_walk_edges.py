@@ -317,3 +317,16 @@ def test_delimiter_on_created_field(tmp_path: Path) -> None:
     opts = "      delimiter: '/'\n      index: 2\n"
     pod = _build_replacement(tmp_path, "data.str", ["spec.containers.0.workingDir"], extra=opts)
     assert pod["spec"]["containers"][0]["workingDir"] == "/web"
+
+
+def test_build_writes_annotations_back_as_strings(tmp_path: Path) -> None:
+    (tmp_path / "r.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n"
+        "  annotations:\n    x: 80\n    y: true\n    n: null\n    m: {a: 1}\n  labels:\n    z: 80\n"
+    )
+    (tmp_path / "kustomization.yaml").write_text("resources:\n- r.yaml\n")
+    out = to_yaml(build(tmp_path))
+    assert out == (
+        'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  annotations:\n    m: ""\n    "n": "null"\n'
+        '    x: "80"\n    "y": "true"\n  labels:\n    z: 80\n  name: a\n'
+    )
