@@ -1,8 +1,13 @@
 """``replacements``: copy a value from one resource's field into fields of other resources.
 
-Field paths are dot-separated (``spec.template.spec.containers.[name=app].image``); ``[k=v]`` picks a list
-element by field, a number picks by index, ``*`` matches every element. ``options.delimiter``/``index``
-take or replace one part of a delimited string; ``options.create`` creates missing fields.
+Field paths are dot-separated (``spec.template.spec.containers.[name=app].image``). Source paths pick by
+exact value; target paths follow kyaml's PathMatcher: ``[k=v]`` picks the list items whose field matches
+the regular expression ``v`` anywhere, a number picks by index, ``*`` every item of a list.
+``options.create`` creates what is missing - maps, or lists when the next part is an index or ``[k=v]``;
+an index equal to the list's length appends - and a created scalar reads back as its text (``80`` is a
+number). ``options.delimiter``/``index`` take or replace one part of a delimited string (past the end
+appends one part). Paths that do not fit the object (an index into a map, a field of a scalar) fail, with
+or without ``create``.
 """
 
 from __future__ import annotations
@@ -236,6 +241,13 @@ def _set_value(container: Any, key: Any, value: Any, opts: Mapping[str, Any], wh
     if old is None and not isinstance(value, dict | list):
         # kyaml writes the text into the null node, which then cannot be read back.
         raise KustomizationError(where, f'cannot set null field "{fp}" to {_scalar_text(value)!r}')
+    if isinstance(value, dict | list) and old is not None and not isinstance(old, dict | list):
+        # A scalar target takes only the value's text, and a map or list has none: a string becomes
+        # "", a number or boolean cannot be read back.
+        if not isinstance(old, str):
+            raise KustomizationError(where, f'cannot set scalar field "{fp}" to a {type(value).__name__}')
+        container[key] = ""
+        return
     container[key] = _typed(old, value)
 
 

@@ -1,12 +1,17 @@
-"""Strategic merge patch with Kubernetes semantics, as kustomize applies it.
+"""Strategic merge patch with Kubernetes semantics, as kustomize applies it (kyaml's merge2 walk).
 
-Maps merge key by key; ``null`` deletes; scalars replace. Lists of built-in kinds that Kubernetes declares
-with a patch merge key (containers by ``name``, ports by ``containerPort``, Service ports by ``port``...)
-merge element-wise: the patch's elements come first, in patch order (merged with their counterparts), then
-the original elements the patch did not mention, in original order - the order kustomize v5 prints.
-Other lists, and every list of a kind without a built-in schema (custom resources), are replaced.
-Directives: ``$patch: delete`` / ``$patch: replace`` on maps and list elements; ``$setElementOrder``,
-``$retainKeys`` and ``$deleteFromPrimitiveList`` are accepted and dropped.
+Maps merge key by key; ``null`` deletes; scalars replace. Lists of built-in kinds that kustomize's embedded
+OpenAPI document (Kubernetes 1.21) gives a merge key (containers by ``name``, container ports by
+``containerPort`` and ``protocol``, Service ports by ``port`` and ``protocol``...) merge element-wise: the
+patch's elements come first, in patch order (merged with their counterparts), then the original elements
+the patch did not mention, in original order - the order kustomize v5 prints. The walk is kyaml's, step by
+step, so its corners come out the same: duplicate keys collapse (also in lists the patch does not touch),
+items without a key wipe keyed ones, a keyed ``$patch: replace`` item leaves the original item as it was.
+Other lists, and every list of a kind without a built-in schema (custom resources), are replaced verbatim.
+Directives: ``$patch: delete`` / ``replace`` / ``merge`` on maps, on list items and as a list's own marker
+(``- $patch: replace``); a list the original lacks is added and merged with itself, so its deleted items
+go (``volumes: []``). Other apimachinery directives (``$setElementOrder``...) are kept as fields, as
+kustomize keeps them.
 """
 
 from __future__ import annotations

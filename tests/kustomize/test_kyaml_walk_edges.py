@@ -330,3 +330,13 @@ def test_build_writes_annotations_back_as_strings(tmp_path: Path) -> None:
         'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  annotations:\n    m: ""\n    "n": "null"\n'
         '    x: "80"\n    "y": "true"\n  labels:\n    z: 80\n  name: a\n'
     )
+
+
+def test_map_into_string_field_leaves_empty_text(tmp_path: Path) -> None:
+    pod = _build_replacement(tmp_path, "data", ["spec.containers.0.image"], create=False)
+    assert pod["spec"]["containers"][0]["image"] == ""
+
+
+def test_map_into_number_field_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(KustomizationError, match="cannot set scalar field"):
+        _build_replacement(tmp_path, "data", ["spec.containers.2.ports.0.containerPort"], create=False)
