@@ -271,7 +271,11 @@ def _normalize_field(node: dict[str, Any], key: str, sub: Any) -> None:
     if isinstance(sub, dict):
         _normalize(value, sub)
         return
-    if not (isinstance(value, list) and _is_associative(sub)) or sub.key is None:
+    if not (isinstance(value, list) and _is_associative(sub)):
+        return
+    if sub.key is None:
+        if len({_key_text({"": e}, "") for e in value}) != len(value):
+            node[key] = _merge_primitive(value, [])
         return
     texts = {_key_text(e, sub.key) for e in value}
     if len(texts) == len(value) and None not in texts and "" not in texts:
@@ -324,9 +328,8 @@ def _merge_missing(patch: list[Any], ls: _ListSchema) -> list[Any]:
     No list marker is read here (kyaml adds the list before looking at it); items marked ``$patch: delete``
     go, other items lose their directives. See :func:`_merge_keyed` for items without a key.
     """
-    key = ls.key
-    if key is None:
-        return [_copy(v) for v in patch]
+    if ls.key is None:
+        return _merge_primitive([], patch)
     if ls.extra_keys:
         return _merge_multi(list(patch), patch, ls, same=True)
     return _merge_keyed(list(patch), patch, ls, same=True)
@@ -341,8 +344,7 @@ def _merge_list(base: list[Any], patch: list[Any], ls: _ListSchema) -> Any:
         if directive == "replace":
             return _merge_missing(patch, ls)
     if ls.primitive_merge:
-        seen = set(map(_hashable, patch))
-        return [*patch, *(b for b in base if _hashable(b) not in seen)]
+        return _merge_primitive(base, patch)
     key = ls.key
     if key is None:
         return [_clean(p) for p in patch]
@@ -400,6 +402,25 @@ def _first(items: list[Any], key: str, text: str) -> int | None:
         if _key_text(e, key) == text:
             return i
     return None
+
+
+def _merge_primitive(dest: list[Any], patch: list[Any]) -> list[Any]:
+    """A list of scalars merged as kyaml merges it (finalizers): every value once, by its text, the
+    patch's first; a value the original has keeps the original's item; leftover directive maps go."""
+    order: list[str] = []
+    chosen: dict[str, Any] = {}
+    for from_dest, items in ((False, patch), (True, dest)):
+        for e in items:
+            if isinstance(e, dict) and not any(k != "$patch" for k in e):
+                # A directive map among scalars is read (its directive stripped) and, empty, deleted.
+                continue
+            text = _key_text({"": e}, "") or ""
+            if text not in chosen:
+                order.append(text)
+                chosen[text] = e
+            elif from_dest:
+                chosen[text] = e
+    return [_copy(chosen[t]) for t in order]
 
 
 def _merge_keyed(dest: list[Any], patch: list[Any], ls: _ListSchema, same: bool) -> list[Any]:

@@ -340,3 +340,22 @@ def test_map_into_string_field_leaves_empty_text(tmp_path: Path) -> None:
 def test_map_into_number_field_is_refused(tmp_path: Path) -> None:
     with pytest.raises(KustomizationError, match="cannot set scalar field"):
         _build_replacement(tmp_path, "data", ["spec.containers.2.ports.0.containerPort"], create=False)
+
+
+@pytest.mark.parametrize(
+    ("base", "patch", "want"),
+    [
+        (["c", "a", "b"], ["a", "b", "b", "c"], ["a", "b", "c"]),
+        (["a", "b", "b"], [], ["a", "b"]),
+        (None, ["b", "b", {"$patch": "replace"}, "c", "b"], ["b", "c"]),
+        (["a"], [{"$patch": "replace"}, "c"], ["c"]),
+    ],
+)
+def test_finalizers_merge_as_a_set(base: list[Any] | None, patch: list[Any], want: list[Any]) -> None:
+    metadata: dict[str, Any] = {"name": "s"}
+    if base is not None:
+        metadata["finalizers"] = base
+    base_obj = {"apiVersion": "v1", "kind": "Service", "metadata": metadata}
+    patch_obj = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s", "finalizers": patch}}
+    merged = strategic_merge(base_obj, patch_obj, schema_for("", "Service"))
+    assert merged["metadata"]["finalizers"] == want
