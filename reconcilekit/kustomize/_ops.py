@@ -25,7 +25,7 @@ from ._fieldspecs import (
 )
 from ._nameref import NAME_REFERENCES
 from ._resource import CLUSTER_SCOPED_KINDS, ResId, WorkResource, split_api_version
-from ._smp import schema_for, strategic_merge
+from ._smp import UnknownDirectiveError, schema_for, strategic_merge
 
 __all__ = [
     "Selector",
@@ -484,7 +484,11 @@ def apply_strategic_merge(
         selected = [r for r in resources if target.matches(r)]
     deleted: set[int] = set()
     for res in selected:
-        if not _apply_smp_to(res, patch, options):
+        try:
+            kept = _apply_smp_to(res, patch, options)
+        except UnknownDirectiveError as exc:
+            raise KustomizationError(source, f"strategic merge patch on {res.cur_id()}: {exc}") from None
+        if not kept:
             deleted.add(id(res))
     if deleted:
         resources = [r for r in resources if id(r) not in deleted]

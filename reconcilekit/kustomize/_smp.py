@@ -21,7 +21,7 @@ from typing import Any, TypeGuard
 
 from ._yaml import go_format_float
 
-__all__ = ["has_builtin_schema", "schema_for", "strategic_merge"]
+__all__ = ["UnknownDirectiveError", "has_builtin_schema", "schema_for", "strategic_merge"]
 
 
 class _ListSchema:
@@ -156,6 +156,22 @@ def schema_for(group: str, kind: str) -> dict[str, Any] | None:
 # kustomize (kyaml merge2) understands only $patch; other apimachinery directives are kept as fields.
 _DIRECTIVE_PREFIXES: tuple[str, ...] = ()
 
+
+class UnknownDirectiveError(ValueError):
+    """A ``$patch`` value kyaml does not know, where it reads one (kustomize fails the build)."""
+
+    def __init__(self, value: Any) -> None:
+        super().__init__(f"unknown patch strategy {value!r}")
+        self.value = value
+
+
+def _check_directive(directive: Any) -> None:
+    # Only where kyaml reads the directive against an existing original; where it adds (nothing to
+    # merge into) it ignores the error.
+    if directive is not None and directive not in _LIST_DIRECTIVES:
+        raise UnknownDirectiveError(directive)
+
+
 # Returned by the list mergers when a ``$patch: delete`` list marker removes the whole field.
 _DELETE: Any = object()
 _LIST_DIRECTIVES = ("delete", "replace", "merge")
@@ -177,7 +193,12 @@ def _clean(value: Any, schema: dict[str, Any] | None = None) -> Any:
         return _copy(value)
     out: dict[str, Any] = {}
     for k, v in value.items():
-        if k == "$patch" or (isinstance(k, str) and k.startswith(_DIRECTIVE_PREFIXES)) or v is None:
+        # An unknown $patch value is not stripped where kyaml adds: it stays as a field.
+        if (
+            (k == "$patch" and v in _LIST_DIRECTIVES)
+            or (isinstance(k, str) and k.startswith(_DIRECTIVE_PREFIXES))
+            or v is None
+        ):
             continue
         sub = schema.get(k) if schema is not None else None
         if isinstance(v, dict):
@@ -204,6 +225,8 @@ def strategic_merge(base: Any, patch: Any, schema: dict[str, Any] | None) -> Any
     if not isinstance(patch, dict):
         return _copy(patch)
     directive = patch.get("$patch")
+    if isinstance(base, dict):
+        _check_directive(directive)
     if directive == "delete":
         return None
     if directive == "replace" or not isinstance(base, dict):
@@ -295,9 +318,10 @@ def _list_directive(patch: list[Any]) -> str | None:
     for p in patch:
         if isinstance(p, dict) and "$patch" in p:
             value = p["$patch"]
-            if len(p) == 1 and value in _LIST_DIRECTIVES:
-                return str(value)
-            return None
+            if len(p) != 1:
+                return None
+            _check_directive(value)
+            return str(value)
     return None
 
 
@@ -473,6 +497,8 @@ def _walk_item(
         if di is None:
             return None
         elem = dest[di]
+        if isinstance(elem, dict):
+            _check_directive(elem.get("$patch"))
         if isinstance(elem, dict) and elem.get("$patch") == "delete":
             # kyaml strips the directive from the item in place before deleting by key; an item the
             # delete does not find (a key it lacks) stays, without the directive.
@@ -492,6 +518,7 @@ def _walk_item(
     if orig is None:
         _normalize(dest[di], ls.item)
         return dest[di]
+    _check_directive(directive)
     if directive == "delete":
         return None
     if directive == "replace":

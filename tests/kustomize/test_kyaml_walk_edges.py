@@ -359,3 +359,30 @@ def test_finalizers_merge_as_a_set(base: list[Any] | None, patch: list[Any], wan
     patch_obj = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s", "finalizers": patch}}
     merged = strategic_merge(base_obj, patch_obj, schema_for("", "Service"))
     assert merged["metadata"]["finalizers"] == want
+
+
+def _write_patch_case(tmp_path: Path, base_spec: str, patch_spec: str) -> None:
+    head = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n"
+    (tmp_path / "base.yaml").write_text(head + base_spec)
+    (tmp_path / "patch.yaml").write_text(head + patch_spec)
+    (tmp_path / "kustomization.yaml").write_text("resources:\n- base.yaml\npatches:\n- path: patch.yaml\n")
+
+
+@pytest.mark.parametrize(
+    "patch_spec",
+    [
+        "  volumes:\n  - name: a\n    $patch: foo\n",
+        "  volumes:\n  - $patch: foo\n",
+        "  securityContext:\n    $patch: foo\n",
+    ],
+)
+def test_unknown_directive_against_an_original_fails(tmp_path: Path, patch_spec: str) -> None:
+    _write_patch_case(tmp_path, "  volumes:\n  - name: a\n  securityContext: {runAsUser: 1}\n", patch_spec)
+    with pytest.raises(KustomizationError, match="unknown patch strategy 'foo'"):
+        build(tmp_path)
+
+
+def test_unknown_directive_where_added_is_kept(tmp_path: Path) -> None:
+    _write_patch_case(tmp_path, "  volumes:\n  - name: a\n", "  volumes:\n  - name: b\n    $patch: foo\n")
+    doc = yaml.safe_load(to_yaml(build(tmp_path)))
+    assert doc["spec"]["volumes"] == [{"name": "b", "$patch": "foo"}, {"name": "a"}]
