@@ -50,12 +50,12 @@ Security and limits:
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from .._model import DuplicateResourceError, ResourceSet
+from .._public import publish
 from ._errors import (
     CycleError,
     FileOutsideRootError,
@@ -180,9 +180,4 @@ def to_yaml(resources: ResourceSet) -> str:
     return dump_documents([r.body for r in resources])
 
 
-for _name in __all__:
-    _obj = globals()[_name]
-    if getattr(_obj, "__module__", "").startswith("reconcilekit.kustomize._"):
-        with contextlib.suppress(AttributeError, TypeError):  # constants have no __module__ to set
-            _obj.__module__ = "reconcilekit.kustomize"
-del _name, _obj
+publish(globals(), __name__)
