@@ -8,11 +8,14 @@ from collections.abc import MutableMapping
 __all__ = ["publish"]
 
 
-def publish(namespace: MutableMapping[str, object], module: str) -> None:
+def publish(namespace: MutableMapping[str, object], module: str, *, private: str | None = None) -> None:
     """Set ``__module__`` to ``module`` on every name in ``namespace["__all__"]`` defined in a private
-    submodule of it, so reprs, docs and tracebacks show ``reconcilekit.git.GitSource`` rather than
-    ``reconcilekit.git._source.GitSource`` (httpx does the same)."""
-    private = f"{module}._"
+    module, so reprs, docs and tracebacks show ``reconcilekit.git.GitSource`` rather than
+    ``reconcilekit.git._source.GitSource`` (httpx does the same).
+
+    ``private`` is the prefix of the private modules' names (default: ``module`` + ``"._"``).
+    """
+    private = private or f"{module}._"
     names = namespace.get("__all__", ())
     assert isinstance(names, list | tuple)
     for name in names:

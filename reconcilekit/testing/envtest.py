@@ -22,6 +22,7 @@ nothing acts on stored objects (no pods run, deleted namespaces stay ``Terminati
 
 from __future__ import annotations
 
+from .._public import publish
 from ._envtest import (
     DEFAULT_KUBERNETES_VERSION,
     BinariesNotFoundError,
@@ -50,8 +51,4 @@ __all__ = [
     "start_sync",
 ]
 
-for _name in __all__:
-    _obj = globals()[_name]
-    if hasattr(_obj, "__module__") and not isinstance(_obj, str):
-        _obj.__module__ = __name__
-del _name, _obj
+publish(globals(), __name__, private="reconcilekit.testing._envtest")
