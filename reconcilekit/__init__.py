@@ -29,6 +29,7 @@ from ._engine import (
 from ._errors import (
     ConfigurationError,
     InvalidArgumentError,
+    PruneToEmptyError,
     ReconcileKitError,
     TemporaryError,
     TerminalError,
@@ -87,6 +88,7 @@ __all__ = [
     "PathOutsideRootError",
     "Pipeline",
     "PipelineStatus",
+    "PruneToEmptyError",
     "RateLimiter",
     "ReconcileKitError",
     "ReconcileTimeoutError",

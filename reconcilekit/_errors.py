@@ -21,6 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 __all__ = [
     "ConfigurationError",
     "InvalidArgumentError",
+    "PruneToEmptyError",
     "ReconcileKitError",
     "TemporaryError",
     "TerminalError",
@@ -80,6 +81,23 @@ class InvalidArgumentError(ConfigurationError, ValueError):
 
     Also a :class:`ValueError`, so code written against the standard library's conventions catches it.
     """
+
+
+class PruneToEmptyError(TerminalError):
+    """A sink was asked to apply an empty set, which would delete every object it manages; refused unless the
+    sink allows it (``allow_empty=True``).
+
+    An empty render is more often a broken source than a wish to delete everything (Argo CD's ``allowEmpty``
+    guards the same way). Raised by every bundled sink that prunes.
+    """
+
+    def __init__(self, sink: str, count: int) -> None:
+        super().__init__(
+            f"{sink}: refusing to prune all {count} managed objects for an empty desired state "
+            "(pass allow_empty=True if that is what you want)"
+        )
+        self.sink = sink
+        self.count = count
 
 
 class ValidationError(TerminalError):

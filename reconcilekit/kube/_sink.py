@@ -27,7 +27,7 @@ from typing import Any, Literal, TypeVar
 import anyio
 import attrs
 
-from .._errors import InvalidArgumentError, TemporaryError, TerminalError, ValidationError
+from .._errors import InvalidArgumentError, PruneToEmptyError, TemporaryError, TerminalError, ValidationError
 from .._model import ApplyReport, Context, ObjectRef, Resource, ResourceSet
 from ._diff import body_digest, is_immutable_error, is_ready, same_state
 from ._errors import (
@@ -74,22 +74,6 @@ _Action = Literal["create", "configure", "unchanged", "drift", "detect", "skip",
 
 
 # -- errors ---------------------------------------------------------------------------------------
-
-
-class PruneToEmptyError(TerminalError):
-    """Applying an empty set would delete every object the sink manages; refused unless ``allow_empty``.
-
-    The same safety as :class:`reconcilekit.testing.PruneToEmptyError` (and Argo CD's ``allowEmpty``): an
-    empty render is more often a broken source than a wish to delete everything.
-    """
-
-    def __init__(self, sink: str, count: int) -> None:
-        self.sink = sink
-        self.count = count
-        super().__init__(
-            f"KubernetesSink {sink}: refusing to prune all {count} managed objects for an empty desired "
-            "state (pass allow_empty=True if that is what you want)"
-        )
 
 
 class InvalidManifestError(ValidationError):
@@ -283,7 +267,7 @@ class KubernetesSink:
         wanted = {d.ref for d in desired}
         stale = [e for e in old_entries if e.ref not in wanted]
         if self.prune and not desired and old_entries and not self.allow_empty:
-            raise PruneToEmptyError(self.name, len(old_entries))
+            raise PruneToEmptyError(f"KubernetesSink {self.name}", len(old_entries))
 
         new_namespaces = {d.ref.name for d in desired if d.stage_one and d.ref.kind == "Namespace"}
         missing_ns = await self._missing_namespaces(new_namespaces)

@@ -7,10 +7,11 @@ behaviour that matters, use :mod:`reconcilekit.testing.envtest` (a real kube-api
 
 from __future__ import annotations
 
+from .._errors import PruneToEmptyError  # re-exported: the sinks' shared safety error
 from .._public import publish
 from ._clock import ManualClock
 from ._fake_cluster import FakeCluster
-from ._memory import MemorySink, MemorySource, PruneToEmptyError
+from ._memory import MemorySink, MemorySource
 from ._runner import run_controller
 
 __all__ = ["FakeCluster", "ManualClock", "MemorySink", "MemorySource", "PruneToEmptyError", "run_controller"]
