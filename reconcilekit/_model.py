@@ -169,7 +169,7 @@ class Resource:
 
     def to_dict(self) -> dict[str, Any]:
         """A deep, mutable copy of the body."""
-        copy: dict[str, Any] = _deep_copy(self.body)
+        copy: dict[str, Any] = copy_tree(self.body)
         return copy
 
     def __eq__(self, other: object) -> bool:
@@ -197,12 +197,23 @@ def _any_map(m: Mapping[str, Any]) -> dict[str, Any]:
     return dict(m)
 
 
-def _deep_copy(value: Any) -> Any:
-    # Faster than copy.deepcopy for JSON-shaped trees, which is all a resource body holds.
+def copy_tree(value: Any) -> Any:
+    """A deep, mutable copy of a JSON-shaped tree (mappings become dicts, sequences lists).
+
+    Several times faster than :func:`copy.deepcopy` for the trees a resource body holds; the exact-type checks
+    come first because almost every node is a plain dict, list or scalar.
+    """
+    kind = type(value)
+    if kind is dict:
+        return {k: copy_tree(v) for k, v in value.items()}
+    if kind is list:
+        return [copy_tree(v) for v in value]
+    if kind is str or kind is int or kind is float or kind is bool or value is None:
+        return value
     if isinstance(value, Mapping):
-        return {k: _deep_copy(v) for k, v in value.items()}
+        return {k: copy_tree(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_deep_copy(v) for v in value]
+        return [copy_tree(v) for v in value]
     return value
 
 

@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from .._model import copy_tree
 from ._errors import KustomizationError, PatchTargetNotFoundError, ResourceConflictError
 from ._fieldspecs import (
     ANNOTATION_SPECS,
@@ -438,7 +439,7 @@ def _apply_smp_to(res: WorkResource, patch: Mapping[str, Any], options: Mapping[
     if allow_name or allow_kind:
         res.remember_id()
     group, _ = split_api_version(res.api_version)
-    merged = strategic_merge(res.obj, _copy(patch), schema_for(group, kind))
+    merged = strategic_merge(res.obj, copy_tree(patch), schema_for(group, kind))
     if merged is None:
         return False
     res.obj = merged
@@ -453,14 +454,6 @@ def _apply_smp_to(res: WorkResource, patch: Mapping[str, Any], options: Mapping[
     else:
         res.set_namespace(namespace)
     return True
-
-
-def _copy(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _copy(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_copy(v) for v in value]
-    return value
 
 
 def apply_strategic_merge(

@@ -16,6 +16,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .._model import copy_tree
 from ._errors import KustomizationError
 from ._ops import parse_label_selector, selector_matches
 from ._resource import WorkResource
@@ -229,7 +230,7 @@ def _set_value(container: Any, key: Any, value: Any, opts: Mapping[str, Any], wh
     delimiter = opts.get("delimiter")
     if old is _CREATED:
         if isinstance(value, dict | list):
-            container[key] = _copy(value)
+            container[key] = copy_tree(value)
             return
         container[key] = _resolved(_delimited("", value, opts) if delimiter else _scalar_text(value))
         return
@@ -265,7 +266,7 @@ def _typed(old: Any, value: Any) -> Any:
     """kyaml copies the source's text into the target node, which keeps its own tag: a string target
     stays a string, a number or boolean target reads the text as one."""
     if isinstance(value, dict | list):
-        return _copy(value)
+        return copy_tree(value)
     if old is None or isinstance(old, dict | list):
         return value
     text = _scalar_text(value)
@@ -276,14 +277,6 @@ def _typed(old: Any, value: Any) -> Any:
         return parsed if isinstance(parsed, bool) else text
     if isinstance(old, int | float):
         return parsed if isinstance(parsed, int | float) and not isinstance(parsed, bool) else text
-    return value
-
-
-def _copy(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _copy(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_copy(v) for v in value]
     return value
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, TypeGuard
 
+from .._model import copy_tree
 from ._yaml import go_format_float
 
 __all__ = ["UnknownDirectiveError", "has_builtin_schema", "schema_for", "strategic_merge"]
@@ -190,7 +191,7 @@ def _clean(value: Any, schema: dict[str, Any] | None = None) -> Any:
     themselves (:func:`_merge_missing`, after their own list marker); other lists are kept verbatim.
     """
     if not isinstance(value, dict):
-        return _copy(value)
+        return copy_tree(value)
     out: dict[str, Any] = {}
     for k, v in value.items():
         # An unknown $patch value is not stripped where kyaml adds: it stays as a field.
@@ -211,7 +212,7 @@ def _clean(value: Any, schema: dict[str, Any] | None = None) -> Any:
                 if merged is not _DELETE:
                     out[k] = merged
             else:
-                out[k] = _copy(v)
+                out[k] = copy_tree(v)
         else:
             out[k] = v
     return out
@@ -223,7 +224,7 @@ def strategic_merge(base: Any, patch: Any, schema: dict[str, Any] | None) -> Any
     Returns ``None`` when the patch deletes the whole object (``$patch: delete`` at the top).
     """
     if not isinstance(patch, dict):
-        return _copy(patch)
+        return copy_tree(patch)
     directive = patch.get("$patch")
     if isinstance(base, dict):
         _check_directive(directive)
@@ -257,7 +258,7 @@ def strategic_merge(base: Any, patch: Any, schema: dict[str, Any] | None) -> Any
         elif isinstance(pval, list):
             if not _is_associative(sub):
                 # A list without merge keys is replaced by the patch's list, verbatim (directives too).
-                base[key] = _copy(pval)
+                base[key] = copy_tree(pval)
                 continue
             if isinstance(bval, list):
                 merged_list = _merge_list(bval, pval, sub)
@@ -444,7 +445,7 @@ def _merge_primitive(dest: list[Any], patch: list[Any]) -> list[Any]:
                 chosen[text] = e
             elif from_dest:
                 chosen[text] = e
-    return [_copy(chosen[t]) for t in order]
+    return [copy_tree(chosen[t]) for t in order]
 
 
 def _merge_keyed(dest: list[Any], patch: list[Any], ls: _ListSchema, same: bool) -> list[Any]:
@@ -652,14 +653,6 @@ def _merge_multi(dest: list[Any], patch: list[Any], ls: _ListSchema, same: bool)
             _element_setter(items, None, valid_keys, own)
         _element_setter(items, e, valid_keys, own)
     return items
-
-
-def _copy(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _copy(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_copy(v) for v in value]
-    return value
 
 
 def _hashable(value: Any) -> Any:

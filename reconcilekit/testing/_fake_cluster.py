@@ -27,7 +27,7 @@ import jsonpatch
 import jsonpointer
 from anyio.streams.memory import MemoryObjectSendStream
 
-from .._model import Resource
+from .._model import Resource, copy_tree
 from ..kube import (
     DEFAULT_FIELD_MANAGER,
     AlreadyExistsError,
@@ -140,14 +140,6 @@ _LABEL_DNS = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _QUALIFIED = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 
 
-def _copy(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {k: _copy(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_copy(v) for v in value]
-    return value
-
-
 def _now() -> str:
     return _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -229,7 +221,7 @@ def _set(obj: dict[str, Any], path: Path, value: Any) -> None:
         if not isinstance(cur.get(last), dict):
             cur[last] = {}
         return
-    cur[last] = _copy(value)
+    cur[last] = copy_tree(value)
 
 
 def _set_member(obj: dict[str, Any], path: Path, item: Any) -> None:
@@ -239,7 +231,7 @@ def _set_member(obj: dict[str, Any], path: Path, item: Any) -> None:
         _set(obj, parent, [])
         current = _get(obj, parent)[1]
     if item not in current:
-        current.append(_copy(item))
+        current.append(copy_tree(item))
 
 
 def _delete(obj: dict[str, Any], path: Path) -> None:
@@ -297,7 +289,7 @@ def _fields_v1(fields: Iterable[Path]) -> dict[str, Any]:
 def _merge_patch(target: Any, patch: Any) -> Any:
     """RFC 7386 JSON merge patch."""
     if not isinstance(patch, Mapping):
-        return _copy(patch)
+        return copy_tree(patch)
     result = dict(target) if isinstance(target, Mapping) else {}
     for key, value in patch.items():
         if value is None:
@@ -622,7 +614,7 @@ class FakeCluster:
             )
 
     def _output(self, obj: Mapping[str, Any], api_version: str) -> dict[str, Any]:
-        out: dict[str, Any] = _copy(obj)
+        out: dict[str, Any] = copy_tree(obj)
         out["apiVersion"] = api_version
         return out
 
@@ -723,7 +715,7 @@ class FakeCluster:
         ident = (key.namespace or "", key.name)
         if old is not None and md.get("deletionTimestamp") and not md.get("finalizers"):
             del bucket[ident]
-            store.record(_Event(store.rv, gk, "DELETED", _copy(new_obj), _copy(old.obj)))
+            store.record(_Event(store.rv, gk, "DELETED", copy_tree(new_obj), copy_tree(old.obj)))
             self._after_delete(k, new_obj)
             return self._output(new_obj, key.api_version)
         bucket[ident] = stored
@@ -734,8 +726,8 @@ class FakeCluster:
                 store.rv,
                 gk,
                 "ADDED" if old is None else "MODIFIED",
-                _copy(new_obj),
-                None if old is None else _copy(old.obj),
+                copy_tree(new_obj),
+                None if old is None else copy_tree(old.obj),
             )
         )
         return self._output(new_obj, key.api_version)
@@ -780,7 +772,7 @@ class FakeCluster:
                     gone = bucket.pop(ident)
                     store.rv += 1
                     gone.obj["metadata"]["resourceVersion"] = str(store.rv)
-                    store.record(_Event(store.rv, gk, "DELETED", _copy(gone.obj), None))
+                    store.record(_Event(store.rv, gk, "DELETED", copy_tree(gone.obj), None))
         elif k.info.group == "apiextensions.k8s.io" and k.info.kind == "CustomResourceDefinition":
             spec = obj.get("spec") or {}
             group = str(spec.get("group") or "")
@@ -792,7 +784,7 @@ class FakeCluster:
                 del store.objects[(group, kind)][ident]
                 store.rv += 1
                 gone.obj["metadata"]["resourceVersion"] = str(store.rv)
-                store.record(_Event(store.rv, (group, kind), "DELETED", _copy(gone.obj), None))
+                store.record(_Event(store.rv, (group, kind), "DELETED", copy_tree(gone.obj), None))
 
     @staticmethod
     def _take_update_ownership(
@@ -873,14 +865,14 @@ class FakeCluster:
             md["namespace"] = key.namespace
         if sub == "status":
             status = new_obj.get("status")
-            new_obj = _copy(old.obj)
+            new_obj = copy_tree(old.obj)
             if status is None:
                 new_obj.pop("status", None)
             else:
                 new_obj["status"] = status
         elif k.status_sub:
             if "status" in old.obj:
-                new_obj["status"] = _copy(old.obj["status"])
+                new_obj["status"] = copy_tree(old.obj["status"])
             else:
                 new_obj.pop("status", None)
         owner = (manager or DEFAULT_FIELD_MANAGER, "Update", sub)
@@ -1077,7 +1069,9 @@ class FakeCluster:
         gk = (k.info.group, k.info.kind)
         backlog: list[_Event] = []
         if resource_version in (None, "", "0"):
-            backlog = [_Event(store.rv, gk, "ADDED", _copy(s.obj), None) for s in self._matching(k, matches)]
+            backlog = [
+                _Event(store.rv, gk, "ADDED", copy_tree(s.obj), None) for s in self._matching(k, matches)
+            ]
         else:
             try:
                 since = int(str(resource_version))
@@ -1111,7 +1105,7 @@ class FakeCluster:
         self, event: _Event, matches: Callable[[Mapping[str, Any]], bool], api_version: str
     ) -> WatchEvent | None:
         if event.type == "BOOKMARK":
-            return WatchEvent("BOOKMARK", {"apiVersion": api_version, **_copy(event.obj)})
+            return WatchEvent("BOOKMARK", {"apiVersion": api_version, **copy_tree(event.obj)})
         now = matches(event.obj)
         before = event.old is not None and matches(event.old)
         obj = self._output(event.obj, api_version)
@@ -1175,7 +1169,7 @@ class FakeCluster:
         patch: Mapping[str, Any] | Sequence[Mapping[str, Any]],
         patch_type: PatchType,
     ) -> dict[str, Any]:
-        base = _copy(current)
+        base = copy_tree(current)
         base.get("metadata", {}).pop("managedFields", None)
         if patch_type == "merge":
             if not isinstance(patch, Mapping):
@@ -1241,7 +1235,7 @@ class FakeCluster:
                     conflicts.append(FieldConflict(other[0], _field_text(path)))
         if conflicts:
             raise FieldManagerConflictError("apply", str(key), conflicts)
-        new_obj = _copy(live)
+        new_obj = copy_tree(live)
         new_obj.get("metadata", {}).pop("managedFields", None)
         previous = managed.get(owner, set())
         for path in previous - set(config):
@@ -1273,7 +1267,7 @@ class FakeCluster:
         if extra and extra not in finalizers:
             finalizers.append(extra)
         if finalizers:
-            new_obj = _copy(old.obj)
+            new_obj = copy_tree(old.obj)
             new_obj["metadata"]["finalizers"] = finalizers
             if dry_run:
                 new_obj["metadata"]["deletionTimestamp"] = _now()
@@ -1286,18 +1280,18 @@ class FakeCluster:
             if nmd.get("generation"):
                 nmd["generation"] = int(nmd["generation"]) + 1
             nmd["resourceVersion"] = str(store.rv)
-            old_copy = _copy(old.obj)
+            old_copy = copy_tree(old.obj)
             old.obj = new_obj
-            store.record(_Event(store.rv, (key.group, key.kind), "MODIFIED", _copy(new_obj), old_copy))
+            store.record(_Event(store.rv, (key.group, key.kind), "MODIFIED", copy_tree(new_obj), old_copy))
             return self._output(new_obj, key.api_version)
         if dry_run:
             return None
         store = self._store
         del self._bucket(key)[(key.namespace or "", key.name)]
         store.rv += 1
-        gone = _copy(old.obj)
+        gone = copy_tree(old.obj)
         gone["metadata"]["resourceVersion"] = str(store.rv)
-        store.record(_Event(store.rv, (key.group, key.kind), "DELETED", gone, _copy(old.obj)))
+        store.record(_Event(store.rv, (key.group, key.kind), "DELETED", gone, copy_tree(old.obj)))
         self._after_delete(k, gone)
         return None
 
@@ -1324,7 +1318,7 @@ class FakeCluster:
         """Merge ``status`` into the status (status subresource)."""
         await anyio.lowlevel.checkpoint()
         k, key, old = self._status_target("patch status of", obj, "patch")
-        new_obj = _copy(old.obj)
+        new_obj = copy_tree(old.obj)
         new_obj["status"] = _merge_patch(old.obj.get("status") or {}, status)
         return self._write_existing("patch status of", k, key, old, new_obj, field_manager, "status", False)
 
@@ -1341,7 +1335,7 @@ def _spec(obj: Mapping[str, Any], k: _Kind) -> dict[str, Any]:
 def _body(obj: Resource | Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(obj, Resource):
         return obj.to_dict()
-    out: dict[str, Any] = _copy(obj)
+    out: dict[str, Any] = copy_tree(obj)
     return out
 
 
