@@ -31,7 +31,7 @@ from pathlib import Path
 
 import pytest
 
-from ._servers import find_program, free_port, make_tls, stop_process, wait_port
+from ._servers import find_program, free_port, make_tls, running, stop_process, wait_port
 
 __all__ = [
     "GitDaemon",
@@ -533,45 +533,29 @@ def git_server_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def git_daemon(git_server_root: Path) -> Iterator[GitDaemon]:
     """A ``git daemon`` (git://) on a free loopback port serving ``git_server_root``."""
-    server = GitDaemon(git_server_root)
-    server.start()
-    try:
+    with running(GitDaemon(git_server_root)) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="session")
 def git_http_server(git_server_root: Path) -> Iterator[GitHttpServer]:
     """Smart HTTP with basic/bearer auth (git http-backend) on a free loopback port."""
-    server = GitHttpServer(git_server_root)
-    server.start()
-    try:
+    with running(GitHttpServer(git_server_root)) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="session")
 def git_https_server(git_server_root: Path) -> Iterator[GitHttpServer]:
     """Smart HTTPS with a throw-away CA (``.ca_file``) and basic/bearer auth."""
-    server = GitHttpServer(git_server_root, tls=True)
-    server.start()
-    try:
+    with running(GitHttpServer(git_server_root, tls=True)) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="session")
 def git_ssh_server(git_server_root: Path) -> Iterator[GitSshServer]:
     """OpenSSH sshd with key auth on a free loopback port, serving ``git_server_root`` by absolute path."""
-    server = GitSshServer(git_server_root)
-    server.start()
-    try:
+    with running(GitSshServer(git_server_root)) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

@@ -38,7 +38,7 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 
 import pytest
 
-from ._servers import find_program, free_port, make_tls, openssl
+from ._servers import find_program, free_port, make_tls, openssl, running
 
 __all__ = ["RegistryServer", "TokenServer", "registry_server", "registry_server_tls", "registry_server_token"]
 
@@ -413,13 +413,11 @@ class TokenServer:
 def registry_server() -> Iterator[RegistryServer]:
     """A plain-HTTP ``docker-registry`` on loopback without auth (session-scoped; use unique repositories)."""
     binary = find_program("docker-registry", package="docker-registry")
-    with tempfile.TemporaryDirectory(prefix="rk-registry-") as tmp:
-        server = RegistryServer(binary, Path(tmp))
-        server.start()
-        try:
-            yield server
-        finally:
-            server.stop()
+    with (
+        tempfile.TemporaryDirectory(prefix="rk-registry-") as tmp,
+        running(RegistryServer(binary, Path(tmp))) as server,
+    ):
+        yield server
 
 
 @pytest.fixture(scope="session")
@@ -433,15 +431,13 @@ def registry_server_token() -> Iterator[RegistryServer]:
     with tempfile.TemporaryDirectory(prefix="rk-registry-token-") as tmp:
         root = Path(tmp)
         username, password = "rk-bot", "rk-token-" + uuid.uuid4().hex[:8]
-        tokens = TokenServer(root, {username: password})
-        tokens.start()
-        server = RegistryServer(binary, root, username=username, password=password, token_server=tokens)
-        try:
-            server.start()
+        with (
+            running(TokenServer(root, {username: password})) as tokens,
+            running(
+                RegistryServer(binary, root, username=username, password=password, token_server=tokens)
+            ) as server,
+        ):
             yield server
-        finally:
-            server.stop()
-            tokens.stop()
 
 
 @pytest.fixture(scope="session")
@@ -459,11 +455,7 @@ def registry_server_tls() -> Iterator[RegistryServer]:
             [htpasswd_bin, "-Bbn", username, password], check=True, capture_output=True, text=True
         ).stdout
         htpasswd.write_text(out.strip() + "\n")
-        server = RegistryServer(
-            binary, root, tls=tls, htpasswd=htpasswd, username=username, password=password
-        )
-        server.start()
-        try:
+        with running(
+            RegistryServer(binary, root, tls=tls, htpasswd=htpasswd, username=username, password=password)
+        ) as server:
             yield server
-        finally:
-            server.stop()

@@ -11,17 +11,21 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, Protocol, TypeVar
 
 import pytest
 
 __all__ = [
+    "Server",
     "find_program",
     "free_port",
     "in_ci",
     "make_tls",
     "openssl",
+    "running",
     "stop_process",
     "unavailable",
     "wait_port",
@@ -106,3 +110,28 @@ def make_tls(directory: Path, *, ca_name: str = "rk-test-ca") -> tuple[Path, Pat
     openssl("x509", "-req", "-in", "srv.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
              "-days", "2", "-extfile", "ext.cnf", "-out", "srv.pem", cwd=directory)  # fmt: skip
     return directory / "srv.pem", directory / "srv.key", directory / "ca.pem"
+
+
+class Server(Protocol):
+    """A test server with a blocking start and stop."""
+
+    def start(self) -> None:
+        """Start serving; return once ready."""
+        ...
+
+    def stop(self) -> None:
+        """Stop and clean up."""
+        ...
+
+
+S = TypeVar("S", bound=Server)
+
+
+@contextmanager
+def running(server: S) -> Iterator[S]:
+    """Start ``server`` and stop it when the block ends, however it ends (the body of most fixtures)."""
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
