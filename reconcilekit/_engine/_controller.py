@@ -249,6 +249,7 @@ class Controller:
         # Runtime state, reset by each start.
         self._tg: anyio.abc.TaskGroup | None = None
         self._background: anyio.CancelScope | None = None
+        self._background_tg: anyio.abc.TaskGroup | None = None
         self._timer_scope: anyio.CancelScope | None = None
         self._ready_event: anyio.Event | None = None
         self._idle_event: anyio.Event | None = None
@@ -304,8 +305,9 @@ class Controller:
     def add_trigger(self, trigger: Trigger) -> None:
         """Add a trigger; it starts with the controller (or now, when already running)."""
         self._triggers.append(trigger)
-        if self._running and self._tg is not None:
-            self._tg.start_soon(self._run_trigger, trigger)
+        # Started in the background task group, which shutdown cancels (a trigger usually runs forever).
+        if self._background_tg is not None:
+            self._background_tg.start_soon(self._run_trigger, trigger)
 
     @property
     def depth(self) -> int:
@@ -417,12 +419,16 @@ class Controller:
             self._background = scope
             if self._stopping:
                 return
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(self._timer, name=f"{self.name}-timer")
-                if self.resync_interval is not None:
-                    tg.start_soon(self._resync, self.resync_interval, name=f"{self.name}-resync")
-                for trigger in self._triggers:
-                    tg.start_soon(self._run_trigger, trigger)
+            try:
+                async with anyio.create_task_group() as tg:
+                    self._background_tg = tg
+                    tg.start_soon(self._timer, name=f"{self.name}-timer")
+                    if self.resync_interval is not None:
+                        tg.start_soon(self._resync, self.resync_interval, name=f"{self.name}-resync")
+                    for trigger in self._triggers:
+                        tg.start_soon(self._run_trigger, trigger)
+            finally:
+                self._background_tg = None
 
     async def _timer(self) -> None:
         queue, clock = self._queue, self._clock

@@ -490,3 +490,27 @@ async def test_failing_trigger_is_restarted(caplog: pytest.LogCaptureFixture) ->
     assert runs == 3
     assert [k for k, _ in rec.calls] == ["run1", "run2", "run3"]
     assert any("watch dropped" in (r.exc_text or "") or r.exc_info for r in caplog.records)
+
+
+async def test_trigger_added_while_running_is_stopped_at_shutdown() -> None:
+    clock = ManualClock()
+    rec = Recorder(clock)
+    stopped = False
+
+    class Forever:
+        async def run(self, enqueue: object) -> None:
+            nonlocal stopped
+            try:
+                enqueue("from-trigger")  # type: ignore[operator]
+                await anyio.sleep_forever()
+            finally:
+                stopped = True
+
+    with anyio.fail_after(10):  # real time: a hang here is the bug this test guards against
+        async with run_controller(rec, clock=clock) as ctl:
+            await anyio.wait_all_tasks_blocked()
+            ctl.add_trigger(Forever())
+            await anyio.wait_all_tasks_blocked()
+            await ctl.wait_idle()
+    assert stopped
+    assert [k for k, _ in rec.calls] == ["from-trigger"]
