@@ -22,9 +22,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-import aiohttp
 import yaml
-from multidict import CIMultiDict
 
 from .._errors import redact_url
 from .._model import Resource
@@ -49,8 +47,10 @@ from ._types import KeyLike, ObjectKey, ObjectList, ResourceInfo, WatchEvent
 from ._watch import relisting_watch
 
 if TYPE_CHECKING:
-    # kubernetes-asyncio takes ~0.3 s to import (all API models); it is loaded only when a KubeCluster is
-    # made, so code that only uses the interface, the types or FakeCluster does not pay for it.
+    # kubernetes-asyncio (~0.3 s, all API models) and aiohttp (~0.2 s) are imported where they are used, once
+    # a KubeCluster exists, so code that only uses the interface, the types or FakeCluster - and every pytest
+    # run that loads the reconcilekit plugin - does not pay for them.
+    import aiohttp
     from kubernetes_asyncio.client import ApiClient
 
 __all__ = ["DEFAULT_FIELD_MANAGER", "KubeCluster"]
@@ -302,9 +302,12 @@ class KubeCluster:
         timeout: aiohttp.ClientTimeout | float | None = None,  # noqa: ASYNC109 - a per-request HTTP timeout
         kind: tuple[str, str] | None = None,
     ) -> aiohttp.ClientResponse:
+        import aiohttp
+
         # ApiClient.call_api turns headers into a plain dict, which cannot repeat Impersonate-Group; so the
         # request goes one level lower, through the same REST client (TLS, proxy) and the same auth hook.
         from kubernetes_asyncio.config import ConfigException  # already loaded: the ApiClient exists
+        from multidict import CIMultiDict
 
         headers: CIMultiDict[str] = CIMultiDict(self._api.default_headers)
         headers.update(self._headers)
@@ -362,6 +365,8 @@ class KubeCluster:
         content_type: str | None = None,
         kind: tuple[str, str] | None = None,
     ) -> dict[str, Any]:
+        import aiohttp
+
         resp = await self._open(
             verb, target, method, path, query=query, body=body, content_type=content_type, kind=kind
         )
@@ -575,6 +580,8 @@ class KubeCluster:
         field_selector: str | None,
         resource_version: str | None,
     ) -> AsyncGenerator[WatchEvent, None]:
+        import aiohttp
+
         target = self._list_target(api_version, kind, namespace)
         info = await self._resource_for("watch", api_version, kind, target)
         # Like client-go, ask the server to end the stream after 5-10 minutes, so a silently dead connection
