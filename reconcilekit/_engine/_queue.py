@@ -129,11 +129,3 @@ class WorkQueue:
     def idle(self) -> bool:
         """True when no key is ready or in flight (delayed keys do not count)."""
         return not self._ready and not self._processing
-
-    def clear_ready(self) -> int:
-        """Drop every ready key (used at shutdown); return how many were dropped."""
-        n = len(self._ready)
-        for key in self._ready:
-            self._dirty.discard(key)
-        self._ready.clear()
-        return n

@@ -520,7 +520,7 @@ def _emit_mapping(out: _Out, m: Mapping[Any, Any], indent: int, first_inline: bo
             continue
         _key_text(out, key, indent)
         out.write(":")
-        _emit_value(out, m[key], indent, in_mapping=True)
+        _emit_value(out, m[key], indent)
 
 
 def _emit_complex_entry(out: _Out, key: str, value: Any, indent: int) -> None:
@@ -557,7 +557,7 @@ def _emit_sequence(out: _Out, seq: list[Any], indent: int, first_inline: bool) -
             _emit_scalar_value(out, item, indent + 2)
 
 
-def _emit_value(out: _Out, value: Any, indent: int, in_mapping: bool) -> None:
+def _emit_value(out: _Out, value: Any, indent: int) -> None:
     if isinstance(value, Mapping):
         if not value:
             out.write(" {}")
